@@ -1,0 +1,127 @@
+//! The stages a pipeline is made of. Each owns its state and runs on its own thread.
+
+use crate::frame::{Frame, ModelInput};
+use crate::model::preprocess::{InputSpec, PreprocessError, Preprocessor};
+use crate::model::{Detector, ModelError};
+use crate::pool::Pool;
+use crate::sink::SinkError;
+use crate::sink::jsonl::JsonlSink;
+use crate::sink::video::VideoSink;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error(transparent)]
+    Preprocess(#[from] PreprocessError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub trait Stage: Send {
+    fn name(&self) -> &str;
+    /// Works on one frame; returns it for the next stage, or `None` when the stage consumed it.
+    fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError>;
+    /// After the last frame: flush and finalise.
+    fn finish(&mut self) -> Result<(), StageError> {
+        Ok(())
+    }
+}
+
+pub struct Preprocess {
+    name: String,
+    pre: Preprocessor,
+    tensors: Pool<Vec<f32>>,
+}
+
+impl Preprocess {
+    pub fn new(model: &str, spec: InputSpec, _capacity: usize) -> Preprocess {
+        Preprocess { name: format!("preprocess:{model}"), pre: Preprocessor::new(spec), tensors: Pool::default() }
+    }
+}
+
+impl Stage for Preprocess {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
+        let len = self.pre.spec().tensor_len();
+        let mut tensor = self.tensors.take(|| vec![0f32; len]);
+        tensor.resize(len, 0.0);
+        let geometry = self.pre.run(&frame.image, frame.width, frame.height, &mut tensor)?;
+        frame.input = Some(ModelInput { tensor, geometry });
+        Ok(Some(frame))
+    }
+}
+
+pub struct Detect {
+    name: String,
+    det: Detector,
+}
+
+impl Detect {
+    pub fn new(model: &str, det: Detector) -> Detect {
+        Detect { name: format!("detect:{model}"), det }
+    }
+}
+
+impl Stage for Detect {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
+        let input = frame.input.take().ok_or_else(|| StageError::Other("frame reached detection without a preprocessed input".into()))?;
+        self.det.infer(&input.tensor, &input.geometry, &mut frame.detections)?;
+        Ok(Some(frame))
+    }
+}
+
+pub struct Jsonl {
+    sink: JsonlSink,
+}
+
+impl Jsonl {
+    pub fn new(path: &Path, pipeline: &str) -> Result<Jsonl, SinkError> {
+        Ok(Jsonl { sink: JsonlSink::create(path, pipeline)? })
+    }
+}
+
+impl Stage for Jsonl {
+    fn name(&self) -> &str {
+        "jsonl"
+    }
+    fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError> {
+        self.sink.write(&frame)?;
+        Ok(Some(frame))
+    }
+}
+
+/// Draws the results and encodes the frame; consumes it (its image becomes the encoder's buffer).
+pub struct Video {
+    sink: VideoSink,
+    label: String,
+}
+
+impl Video {
+    pub fn new(path: &Path, preset: &str, bitrate_kbps: u32) -> Result<Video, SinkError> {
+        Ok(Video { sink: VideoSink::new(path, preset, bitrate_kbps)?, label: String::with_capacity(64) })
+    }
+}
+
+impl Stage for Video {
+    fn name(&self) -> &str {
+        "video"
+    }
+    fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
+        crate::sink::annotate::draw(&mut frame, &mut self.label).map_err(SinkError::from)?;
+        self.sink.push(frame)?;
+        Ok(None)
+    }
+    fn finish(&mut self) -> Result<(), StageError> {
+        self.sink.finish()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,19 @@
+//! perceptd: GStreamer sources -> preprocessing -> ONNX Runtime inference -> sinks, one thread per
+//! stage joined by bounded channels, measured with Prometheus metrics.
+//!
+//! - [`config`]: pipeline files, compiled into a checked [`config::PipelineSpec`].
+//! - [`graph`]: the running pipeline: stages, edges, start / drain / stop.
+//! - [`source`]: GStreamer sources ending in an appsink.
+//! - [`model`]: ONNX Runtime sessions, preprocessing, output layouts.
+//! - [`sink`]: JSON Lines and annotated video.
+//! - [`telemetry`]: Prometheus metrics and their HTTP server.
+
+pub mod bench;
+pub mod config;
+pub mod frame;
+pub mod graph;
+pub mod model;
+pub mod pool;
+pub mod sink;
+pub mod source;
+pub mod telemetry;

@@ -1,0 +1,251 @@
+//! The command line: parses arguments, calls the library, maps errors to exit codes
+//! (0 success, 1 runtime failure, 2 bad usage or invalid configuration).
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use perceptd::config::{self, ConfigError, ConfigErrors, PipelineSpec};
+use perceptd::graph::{PipelineError, Prepared, quantile};
+use perceptd::model::ModelError;
+use perceptd::model::session::RuntimeError;
+use perceptd::telemetry::{Metrics, MetricsServer};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "perceptd", version, about = "Perception on video streams: GStreamer in, ONNX Runtime, annotated video, JSON Lines and Prometheus metrics out")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a pipeline until its source ends or SIGINT / SIGTERM arrives.
+    ///
+    /// Outputs are finalised on a signal too: the MP4 plays, the JSONL holds every frame done.
+    /// A second signal stops at once.
+    ///
+    /// Example: perceptd run pipelines/examples/fastestdet-drive.yaml --metrics-addr 127.0.0.1:9464
+    Run {
+        /// The pipeline file (YAML).
+        pipeline: PathBuf,
+        /// Serve /metrics here (overrides runtime.metrics_addr; `off` disables).
+        #[arg(long)]
+        metrics_addr: Option<String>,
+        /// Keep serving /metrics this many seconds after the pipeline ends (for a last scrape).
+        #[arg(long, default_value_t = 0.0)]
+        linger: f64,
+    },
+    /// Check a pipeline file: every error at once, each with its key, line and fix.
+    ///
+    /// Besides the file itself, loads each model (checking its outputs against `format`) and
+    /// reads one frame from the source. Exit code 2 when anything is wrong.
+    ///
+    /// Example: perceptd check pipelines/examples/fastestdet-drive.yaml
+    Check {
+        pipeline: PathBuf,
+        /// Only check the file (no ONNX Runtime, no source).
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Work with model files.
+    Models {
+        #[command(subcommand)]
+        cmd: ModelsCmd,
+    },
+    /// Run a pipeline as fast as its source goes, then time each model's bare Session::run.
+    ///
+    /// Prints frames/s, p50 / p99 per stage and end to end, and the pipeline / raw-session ratio.
+    ///
+    /// Example: perceptd bench pipelines/examples/fastestdet-drive.yaml
+    Bench {
+        pipeline: PathBuf,
+        /// Serve /metrics here while it runs (default: off).
+        #[arg(long)]
+        metrics_addr: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsCmd {
+    /// Print a model's inputs, outputs, metadata and the output layout perceptd would use.
+    ///
+    /// Example: perceptd models inspect $PERCEPTD_ASSETS/FastestDet.onnx
+    Inspect {
+        model: PathBuf,
+        /// The ONNX Runtime library (default: ORT_DYLIB_PATH, else the setup command's install path).
+        #[arg(long)]
+        onnxruntime: Option<PathBuf>,
+    },
+}
+
+/// An error with its exit code.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn usage(e: impl Into<anyhow::Error>) -> Failure {
+    Failure { code: 2, error: e.into() }
+}
+fn runtime(e: impl Into<anyhow::Error>) -> Failure {
+    Failure { code: 1, error: e.into() }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let r = match cli.cmd {
+        Cmd::Run { pipeline, metrics_addr, linger } => cmd_run(&pipeline, metrics_addr.as_deref(), linger),
+        Cmd::Check { pipeline, offline } => cmd_check(&pipeline, offline),
+        Cmd::Models { cmd: ModelsCmd::Inspect { model, onnxruntime } } => cmd_inspect(&model, onnxruntime),
+        Cmd::Bench { pipeline, metrics_addr } => cmd_bench(&pipeline, metrics_addr.as_deref()),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<PipelineSpec, Failure> {
+    config::load_file(path).map_err(usage)
+}
+
+/// Model and source errors that a user fixes in the file are exit code 2; the rest 1.
+fn classify(e: PipelineError) -> Failure {
+    match &e {
+        PipelineError::Model(ModelError::Runtime(RuntimeError::Library { .. }))
+        | PipelineError::Model(ModelError::Layout { .. } | ModelError::Input { .. } | ModelError::Classes { .. }) => usage(e),
+        _ => runtime(e),
+    }
+}
+
+/// SIGINT / SIGTERM set `stop`; a second one exits at once.
+fn install_signals() -> Result<Arc<AtomicBool>, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone()).map_err(runtime)?;
+        signal_hook::flag::register(sig, stop.clone()).map_err(runtime)?;
+    }
+    Ok(stop)
+}
+
+fn metrics_server(spec: &PipelineSpec, flag: Option<&str>, metrics: &Arc<Metrics>) -> Result<Option<MetricsServer>, Failure> {
+    let addr: Option<SocketAddr> = match flag {
+        Some("off") => None,
+        Some(a) => Some(a.parse().map_err(|_| usage(anyhow::anyhow!("--metrics-addr {a}: not HOST:PORT (e.g. 127.0.0.1:9464) or `off`")))?),
+        None => spec.metrics_addr,
+    };
+    addr.map(|a| MetricsServer::start(a, metrics.clone()).map_err(runtime)).transpose()
+}
+
+fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), Failure> {
+    let spec = load(path)?;
+    let metrics = Arc::new(Metrics::new());
+    let server = metrics_server(&spec, metrics_addr, &metrics)?;
+    let stop = install_signals()?;
+    let prepared = Prepared::new(&spec, metrics.clone(), stop.clone()).map_err(classify)?;
+    tracing::info!(pipeline = %spec.name, "running");
+    let report = prepared.run().map_err(classify)?;
+    let interrupted = stop.load(Ordering::Relaxed);
+    eprintln!(
+        "{}: {} frames in {:.2} s ({:.2} frames/s), latency p50 {:.1} ms p99 {:.1} ms{}",
+        spec.name,
+        report.frames,
+        report.elapsed.as_secs_f64(),
+        report.fps(),
+        quantile(&report.latencies, 0.5) * 1e3,
+        quantile(&report.latencies, 0.99) * 1e3,
+        if interrupted { " (stopped by signal; outputs finalised)" } else { "" }
+    );
+    for s in &spec.sinks {
+        eprintln!("  wrote {}", s.path().display());
+    }
+    if linger > 0.0 && server.is_some() {
+        std::thread::sleep(Duration::from_secs_f64(linger));
+    }
+    Ok(())
+}
+
+fn cmd_bench(path: &Path, metrics_addr: Option<&str>) -> Result<(), Failure> {
+    let spec = load(path)?;
+    let metrics = Arc::new(Metrics::new());
+    let _server = metrics_server(&spec, Some(metrics_addr.unwrap_or("off")), &metrics)?;
+    let stop = install_signals()?;
+    let report = perceptd::bench::bench(&spec, metrics, stop).map_err(classify)?;
+    print!("{}", report.render());
+    Ok(())
+}
+
+fn cmd_check(path: &Path, offline: bool) -> Result<(), Failure> {
+    let spec = load(path)?;
+    if !offline {
+        let errors = deep_check(&spec);
+        if !errors.is_empty() {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let errors = errors
+                .into_iter()
+                .map(|(key, message)| ConfigError { line: config::line_of(&text, &key), key, message })
+                .collect();
+            return Err(usage(ConfigErrors { file: path.to_path_buf(), errors }));
+        }
+    }
+    println!("{}: ok ({} source, {} model(s), {} stage(s), {} sink(s))", path.display(), 1, spec.models.len(), spec.stages.len(), spec.sinks.len());
+    Ok(())
+}
+
+/// Loads every model and reads one frame; returns `(key, message)` for each failure.
+fn deep_check(spec: &PipelineSpec) -> Vec<(String, String)> {
+    let mut errors = vec![];
+    if !spec.models.is_empty() {
+        match perceptd::model::session::init(&spec.ort_library) {
+            Err(e) => errors.push(("runtime.onnxruntime".to_string(), e.to_string())),
+            Ok(()) => {
+                for (name, m) in &spec.models {
+                    if let Err(e) = perceptd::model::Detector::load(m, None) {
+                        let suffix = e.key_suffix();
+                        let key = if suffix.is_empty() { "runtime.onnxruntime".into() } else { format!("models.{name}.{suffix}") };
+                        errors.push((key, e.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    if let Err(e) = perceptd::source::probe(&spec.source) {
+        errors.push((format!("sources.{}", spec.source.stream), e.to_string()));
+    }
+    errors
+}
+
+fn cmd_inspect(model: &Path, lib: Option<PathBuf>) -> Result<(), Failure> {
+    let lib = match lib {
+        Some(p) => config::OrtLibrary { path: p, origin: config::LibraryOrigin::PipelineFile },
+        None => match std::env::var("ORT_DYLIB_PATH").ok().filter(|s| !s.is_empty()) {
+            Some(p) => config::OrtLibrary { path: p.into(), origin: config::LibraryOrigin::EnvVar },
+            None => config::OrtLibrary { path: config::DEFAULT_ORT_LIBRARY.into(), origin: config::LibraryOrigin::Default },
+        },
+    };
+    if !model.is_file() {
+        return Err(usage(anyhow::anyhow!("{}: no such model file", model.display())));
+    }
+    perceptd::model::session::init(&lib).map_err(usage)?;
+    let (text, _) = perceptd::model::inspect::inspect(model).with_context(|| format!("inspecting {}", model.display())).map_err(runtime)?;
+    print!("{text}");
+    Ok(())
+}

@@ -1,0 +1,267 @@
+//! Frame -> model input: letterbox or stretch with OpenCV, then HWC u8 -> NCHW f32 through a
+//! per-channel lookup table (scale, mean, std folded in), into a reused tensor buffer.
+
+use crate::config::{ColorOrder, ResizeMode};
+use opencv::core::{Mat, Size};
+use opencv::prelude::*;
+
+/// Where the model input sits in the source frame; inverts to put boxes back in source pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Geometry {
+    pub src_w: u32,
+    pub src_h: u32,
+    pub dst_w: u32,
+    pub dst_h: u32,
+    /// Scaled content size inside the input.
+    pub new_w: u32,
+    pub new_h: u32,
+    pub pad_left: u32,
+    pub pad_top: u32,
+    pub scale_x: f32,
+    pub scale_y: f32,
+}
+
+impl Geometry {
+    pub fn new(mode: ResizeMode, src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> Geometry {
+        match mode {
+            ResizeMode::Stretch => Geometry {
+                src_w,
+                src_h,
+                dst_w,
+                dst_h,
+                new_w: dst_w,
+                new_h: dst_h,
+                pad_left: 0,
+                pad_top: 0,
+                scale_x: dst_w as f32 / src_w as f32,
+                scale_y: dst_h as f32 / src_h as f32,
+            },
+            ResizeMode::Letterbox => {
+                let s = (dst_w as f64 / src_w as f64).min(dst_h as f64 / src_h as f64);
+                let new_w = ((src_w as f64 * s).round() as u32).clamp(1, dst_w);
+                let new_h = ((src_h as f64 * s).round() as u32).clamp(1, dst_h);
+                Geometry {
+                    src_w,
+                    src_h,
+                    dst_w,
+                    dst_h,
+                    new_w,
+                    new_h,
+                    pad_left: (dst_w - new_w) / 2,
+                    pad_top: (dst_h - new_h) / 2,
+                    scale_x: s as f32,
+                    scale_y: s as f32,
+                }
+            }
+        }
+    }
+
+    /// Model-input pixels -> source-frame pixels (not clamped).
+    #[inline]
+    pub fn to_source(&self, x: f32, y: f32) -> (f32, f32) {
+        ((x - self.pad_left as f32) / self.scale_x, (y - self.pad_top as f32) / self.scale_y)
+    }
+
+    /// Source-frame pixels -> model-input pixels.
+    #[inline]
+    pub fn to_input(&self, x: f32, y: f32) -> (f32, f32) {
+        (x * self.scale_x + self.pad_left as f32, y * self.scale_y + self.pad_top as f32)
+    }
+
+    /// A box from model-input pixels to source pixels, clamped to the frame.
+    pub fn box_to_source(&self, b: [f32; 4]) -> [f32; 4] {
+        let (x1, y1) = self.to_source(b[0], b[1]);
+        let (x2, y2) = self.to_source(b[2], b[3]);
+        let (w, h) = (self.src_w as f32, self.src_h as f32);
+        [x1.clamp(0.0, w), y1.clamp(0.0, h), x2.clamp(0.0, w), y2.clamp(0.0, h)]
+    }
+}
+
+/// How a model wants its input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputSpec {
+    pub width: u32,
+    pub height: u32,
+    pub resize: ResizeMode,
+    pub pad_value: u8,
+    pub color: ColorOrder,
+    pub scale: f32,
+    pub mean: [f32; 3],
+    pub std: [f32; 3],
+}
+
+impl InputSpec {
+    pub fn tensor_len(&self) -> usize {
+        3 * self.width as usize * self.height as usize
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("preprocessing failed: {0}")]
+pub struct PreprocessError(#[from] opencv::Error);
+
+/// One per preprocessing stage: owns the resize scratch buffer and the lookup tables.
+pub struct Preprocessor {
+    spec: InputSpec,
+    /// `lut[c][v]`: the tensor value of byte `v` in tensor channel `c`.
+    lut: [[f32; 256]; 3],
+    resized: Mat,
+}
+
+impl Preprocessor {
+    pub fn new(spec: InputSpec) -> Preprocessor {
+        let mut lut = [[0f32; 256]; 3];
+        for (c, table) in lut.iter_mut().enumerate() {
+            for (v, out) in table.iter_mut().enumerate() {
+                *out = (v as f32 * spec.scale - spec.mean[c]) / spec.std[c];
+            }
+        }
+        Preprocessor { spec, lut, resized: Mat::default() }
+    }
+
+    pub fn spec(&self) -> &InputSpec {
+        &self.spec
+    }
+
+    /// Fills `out` (length `3 * w * h`, NCHW) from a packed BGR image; returns the geometry.
+    pub fn run(&mut self, bgr: &[u8], width: u32, height: u32, out: &mut [f32]) -> Result<Geometry, PreprocessError> {
+        let s = &self.spec;
+        let g = Geometry::new(s.resize, width, height, s.width, s.height);
+        assert_eq!(bgr.len(), (width * height * 3) as usize, "packed BGR frame");
+        assert_eq!(out.len(), s.tensor_len(), "tensor buffer sized for the model input");
+        // SAFETY: `bgr` outlives `src`, which only reads it; the step is the packed row length.
+        let src = unsafe {
+            Mat::new_rows_cols_with_data_unsafe(
+                height as i32,
+                width as i32,
+                opencv::core::CV_8UC3,
+                bgr.as_ptr() as *mut std::ffi::c_void,
+                (width * 3) as usize,
+            )?
+        };
+        let (content, step): (&[u8], usize) = if (g.new_w, g.new_h) == (width, height) {
+            (bgr, width as usize * 3)
+        } else {
+            opencv::imgproc::resize(
+                &src,
+                &mut self.resized,
+                Size::new(g.new_w as i32, g.new_h as i32),
+                0.0,
+                0.0,
+                opencv::imgproc::INTER_LINEAR,
+            )?;
+            let step = self.resized.step1(0)?;
+            (self.resized.data_bytes()?, step)
+        };
+        write_tensor(&self.lut, s.color, s.pad_value, &g, content, step, out);
+        Ok(g)
+    }
+}
+
+/// Packed or strided BGR content -> NCHW tensor with padding around it.
+fn write_tensor(
+    lut: &[[f32; 256]; 3],
+    color: ColorOrder,
+    pad: u8,
+    g: &Geometry,
+    content: &[u8],
+    step: usize,
+    out: &mut [f32],
+) {
+    let (w, h) = (g.dst_w as usize, g.dst_h as usize);
+    let plane = w * h;
+    let (left, top) = (g.pad_left as usize, g.pad_top as usize);
+    let (nw, nh) = (g.new_w as usize, g.new_h as usize);
+    for c in 0..3 {
+        // Tensor channel c reads BGR byte `src_c`.
+        let src_c = match color {
+            ColorOrder::Bgr => c,
+            ColorOrder::Rgb => 2 - c,
+        };
+        let table = &lut[c];
+        let pad_v = table[pad as usize];
+        let dst = &mut out[c * plane..(c + 1) * plane];
+        for y in 0..h {
+            let row = &mut dst[y * w..(y + 1) * w];
+            if y < top || y >= top + nh {
+                row.fill(pad_v);
+                continue;
+            }
+            row[..left].fill(pad_v);
+            row[left + nw..].fill(pad_v);
+            let src = &content[(y - top) * step..(y - top) * step + nw * 3];
+            for (o, px) in row[left..left + nw].iter_mut().zip(src.chunks_exact(3)) {
+                *o = table[px[src_c] as usize];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(resize: ResizeMode, color: ColorOrder, w: u32, h: u32) -> InputSpec {
+        InputSpec { width: w, height: h, resize, pad_value: 114, color, scale: 1.0 / 255.0, mean: [0.0; 3], std: [1.0; 3] }
+    }
+
+    #[test]
+    fn letterbox_geometry_centres_and_inverts() {
+        let g = Geometry::new(ResizeMode::Letterbox, 960, 540, 640, 640);
+        assert_eq!((g.new_w, g.new_h, g.pad_left, g.pad_top), (640, 360, 0, 140));
+        let (x, y) = g.to_source(320.0, 320.0);
+        assert!((x - 480.0).abs() < 1e-3 && (y - 270.0).abs() < 1e-3, "{x},{y}");
+        for (sx, sy) in [(0.0, 0.0), (959.0, 539.0), (123.4, 456.7)] {
+            let (ix, iy) = g.to_input(sx, sy);
+            let (bx, by) = g.to_source(ix, iy);
+            assert!((bx - sx).abs() < 1e-3 && (by - sy).abs() < 1e-3);
+        }
+        // A tall frame pads left and right.
+        let g = Geometry::new(ResizeMode::Letterbox, 540, 960, 320, 320);
+        assert_eq!((g.new_w, g.new_h, g.pad_left, g.pad_top), (180, 320, 70, 0));
+        // Boxes in the padding clamp to the frame.
+        assert_eq!(g.box_to_source([0.0, 0.0, 320.0, 320.0]), [0.0, 0.0, 540.0, 960.0]);
+    }
+
+    #[test]
+    fn stretch_geometry_scales_each_axis() {
+        let g = Geometry::new(ResizeMode::Stretch, 960, 540, 352, 352);
+        let (x, y) = g.to_source(176.0, 176.0);
+        assert!((x - 480.0).abs() < 1e-3 && (y - 270.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn letterbox_tensor_has_padding_content_and_channel_order() {
+        // A 4x2 frame of pure blue (BGR 255,0,0) into 4x4: content rows 1..3, padding rows 0 and 3.
+        let bgr: Vec<u8> = [255u8, 0, 0].repeat(8);
+        let mut p = Preprocessor::new(spec(ResizeMode::Letterbox, ColorOrder::Rgb, 4, 4));
+        let mut out = vec![0f32; 48];
+        let g = p.run(&bgr, 4, 2, &mut out).unwrap();
+        assert_eq!((g.pad_top, g.new_h), (1, 2));
+        let pad = 114.0 / 255.0;
+        let at = |c: usize, y: usize, x: usize| out[c * 16 + y * 4 + x];
+        for x in 0..4 {
+            assert!((at(0, 0, x) - pad).abs() < 1e-6 && (at(2, 3, x) - pad).abs() < 1e-6);
+            // RGB: channel 2 is blue.
+            assert_eq!(at(2, 1, x), 1.0);
+            assert_eq!(at(0, 1, x), 0.0);
+        }
+        // BGR keeps blue first.
+        let mut p = Preprocessor::new(spec(ResizeMode::Letterbox, ColorOrder::Bgr, 4, 4));
+        p.run(&bgr, 4, 2, &mut out).unwrap();
+        assert_eq!(at(0, 2, 0), 1.0);
+    }
+
+    #[test]
+    fn mean_and_std_apply() {
+        let bgr = vec![100u8; 12];
+        let mut s = spec(ResizeMode::Stretch, ColorOrder::Bgr, 2, 2);
+        s.scale = 1.0;
+        s.mean = [50.0, 0.0, 0.0];
+        s.std = [2.0, 1.0, 1.0];
+        let mut out = vec![0f32; 12];
+        Preprocessor::new(s).run(&bgr, 2, 2, &mut out).unwrap();
+        assert_eq!(out[0], 25.0);
+        assert_eq!(out[4], 100.0);
+    }
+}

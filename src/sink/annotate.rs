@@ -1,0 +1,58 @@
+//! Boxes, labels and scores drawn onto the frame with OpenCV (Hershey fonts: no font files).
+
+use crate::frame::Frame;
+use opencv::core::{Mat, Point, Rect, Scalar};
+use opencv::imgproc;
+
+/// A distinct, stable colour per class (BGR).
+pub fn class_color(class_id: u32) -> Scalar {
+    const PALETTE: [(f64, f64, f64); 10] = [
+        (56.0, 56.0, 255.0),
+        (151.0, 157.0, 255.0),
+        (31.0, 112.0, 255.0),
+        (29.0, 178.0, 255.0),
+        (49.0, 210.0, 207.0),
+        (10.0, 249.0, 72.0),
+        (23.0, 204.0, 146.0),
+        (134.0, 219.0, 61.0),
+        (211.0, 188.0, 0.0),
+        (255.0, 115.0, 100.0),
+    ];
+    let (b, g, r) = PALETTE[class_id as usize % PALETTE.len()];
+    Scalar::new(b, g, r, 0.0)
+}
+
+/// Draws every detection of `frame` onto its image.
+pub fn draw(frame: &mut Frame, label_buf: &mut String) -> Result<(), opencv::Error> {
+    let (w, h) = (frame.width as i32, frame.height as i32);
+    // SAFETY: the image outlives `mat`, is packed BGR of w x h, and nothing else touches it meanwhile.
+    let mut mat = unsafe {
+        Mat::new_rows_cols_with_data_unsafe(h, w, opencv::core::CV_8UC3, frame.image.as_mut_ptr() as *mut std::ffi::c_void, (w * 3) as usize)?
+    };
+    let thickness = ((w.min(h) as f32 / 360.0).round() as i32).max(1);
+    let font_scale = (w.min(h) as f64 / 900.0).max(0.4);
+    for d in &frame.detections {
+        let color = class_color(d.class_id);
+        let [x1, y1, x2, y2] = d.bbox.map(|v| v.round() as i32);
+        imgproc::rectangle(&mut mat, Rect::new(x1, y1, (x2 - x1).max(1), (y2 - y1).max(1)), color, thickness, imgproc::LINE_8, 0)?;
+        label_buf.clear();
+        use std::fmt::Write;
+        let _ = write!(label_buf, "{} {:.2}", d.label, d.score);
+        let mut baseline = 0;
+        let size = imgproc::get_text_size(label_buf, imgproc::FONT_HERSHEY_SIMPLEX, font_scale, 1, &mut baseline)?;
+        let ty = if y1 - size.height - 4 >= 0 { y1 - size.height - 4 } else { y1 };
+        imgproc::rectangle(&mut mat, Rect::new(x1, ty, size.width + 4, size.height + baseline + 2), color, imgproc::FILLED, imgproc::LINE_8, 0)?;
+        imgproc::put_text(
+            &mut mat,
+            label_buf,
+            Point::new(x1 + 2, ty + size.height + 1),
+            imgproc::FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            Scalar::new(255.0, 255.0, 255.0, 0.0),
+            1,
+            imgproc::LINE_AA,
+            false,
+        )?;
+    }
+    Ok(())
+}

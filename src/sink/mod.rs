@@ -1,0 +1,15 @@
+//! Where results go: JSON Lines, annotated video.
+
+pub mod annotate;
+pub mod jsonl;
+pub mod video;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{path}: {reason}")]
+    Io { path: String, reason: String },
+    #[error("drawing: {0}")]
+    Draw(#[from] opencv::Error),
+    #[error("video {path}: {reason}")]
+    Video { path: String, reason: String },
+}

@@ -1,0 +1,207 @@
+//! GStreamer sources ending in an `appsink` that hands out packed BGR frames.
+//!
+//! file: `filesrc ! decodebin` (video pad only; audio is left unlinked and ignored);
+//! test: `videotestsrc`; launch: any fragment that ends in raw video.
+
+use crate::config::{SourceKind, SourceSpec};
+use crate::frame::Frame;
+use crate::pool::Pool;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use gstreamer_video::prelude::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("GStreamer could not start: {0}; install the GStreamer packages the README lists")]
+    Init(String),
+    #[error("source {stream}: cannot build the GStreamer pipeline `{launch}`: {reason}")]
+    Build { stream: String, launch: String, reason: String },
+    #[error("source {stream}: {element}: {message}{hint}")]
+    Stream { stream: String, element: String, message: String, hint: &'static str },
+    #[error("source {stream}: {0}", stream = .1)]
+    Frame(String, String),
+}
+
+pub fn init() -> Result<(), SourceError> {
+    gst::init().map_err(|e| SourceError::Init(e.to_string()))
+}
+
+fn quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The launch line for a source, without the appsink.
+pub fn launch_line(kind: &SourceKind) -> String {
+    match kind {
+        SourceKind::File(p) => format!(
+            "filesrc location={} ! decodebin name=perceptd_dec ! queue max-size-buffers=4 ! videoconvert",
+            quote(&p.to_string_lossy())
+        ),
+        SourceKind::Test { pattern, num_frames, width, height, fps } => format!(
+            "videotestsrc pattern={pattern} {} ! video/x-raw,width={width},height={height},framerate={fps}/1 ! videoconvert",
+            num_frames.map(|n| format!("num-buffers={n}")).unwrap_or_default()
+        ),
+        SourceKind::Launch(l) => format!("{l} ! queue max-size-buffers=4 ! videoconvert"),
+    }
+}
+
+/// A running source. `next()` blocks for the next frame; `None` at end of stream.
+pub struct Source {
+    pub stream: Arc<str>,
+    pipeline: gst::Pipeline,
+    sink: gst_app::AppSink,
+    pool: Pool<Vec<u8>>,
+    seq: u64,
+    stop: Arc<AtomicBool>,
+    launch: String,
+}
+
+impl Source {
+    pub fn open(spec: &SourceSpec, stop: Arc<AtomicBool>) -> Result<Source, SourceError> {
+        init()?;
+        let launch = format!(
+            "{} ! video/x-raw,format=BGR ! appsink name=perceptd_sink sync=false max-buffers=4 drop=false emit-signals=false",
+            launch_line(&spec.kind)
+        );
+        let build_err = |reason: String| SourceError::Build { stream: spec.stream.clone(), launch: launch.clone(), reason };
+        let pipeline = gst::parse::launch(&launch)
+            .map_err(|e| build_err(e.to_string()))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| build_err("not a pipeline".into()))?;
+        let sink = pipeline
+            .by_name("perceptd_sink")
+            .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+            .ok_or_else(|| build_err("no appsink".into()))?;
+        let src = Source {
+            stream: spec.stream.as_str().into(),
+            pipeline,
+            sink,
+            pool: Pool::default(),
+            seq: 0,
+            stop,
+            launch: launch.clone(),
+        };
+        if let Err(e) = src.pipeline.set_state(gst::State::Playing) {
+            return Err(src.bus_error().unwrap_or_else(|| build_err(format!("cannot start: {e}"))));
+        }
+        Ok(src)
+    }
+
+    pub fn launch(&self) -> &str {
+        &self.launch
+    }
+
+    /// The first error on the bus, as a source error that names the element.
+    fn bus_error(&self) -> Option<SourceError> {
+        let bus = self.pipeline.bus()?;
+        while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            if let gst::MessageView::Error(err) = msg.view() {
+                let element = err.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+                let message = format!("{} ({})", err.error(), err.debug().unwrap_or_default());
+                let hint = if message.contains("no suitable plugins") || message.contains("missing") {
+                    "; a decoder is missing: install gstreamer1.0-libav and gstreamer1.0-plugins-{good,bad,ugly}"
+                } else if element.contains("filesrc") || message.contains("not-linked") || element.contains("perceptd_dec") {
+                    "; check that the file exists and is a video (MP4/MKV/MOV, H.264 or H.265)"
+                } else {
+                    ""
+                };
+                return Some(SourceError::Stream { stream: self.stream.to_string(), element, message, hint });
+            }
+        }
+        None
+    }
+
+    /// The next frame; `Ok(None)` at end of stream or when a stop was asked for.
+    pub fn next(&mut self) -> Result<Option<Frame>, SourceError> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
+            match self.sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+                Some(sample) => return self.to_frame(&sample).map(Some),
+                None => {
+                    if let Some(e) = self.bus_error() {
+                        return Err(e);
+                    }
+                    if self.sink.is_eos() {
+                        return Ok(None);
+                    }
+                }
+            }
+        }
+    }
+
+    fn to_frame(&mut self, sample: &gst::Sample) -> Result<Frame, SourceError> {
+        let err = |m: String| SourceError::Frame(m, self.stream.to_string());
+        let caps = sample.caps().ok_or_else(|| err("sample without caps".into()))?;
+        let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| err(format!("bad caps: {e}")))?;
+        let buffer = sample.buffer().ok_or_else(|| err("sample without buffer".into()))?;
+        let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|e| err(format!("cannot map frame: {e}")))?;
+        let (w, h) = (info.width() as usize, info.height() as usize);
+        let stride = vframe.plane_stride()[0] as usize;
+        let data = vframe.plane_data(0).map_err(|e| err(format!("cannot read frame: {e}")))?;
+        let row = w * 3;
+        let mut image = self.pool.take(|| Vec::with_capacity(row * h));
+        image.clear();
+        if stride == row {
+            image.extend_from_slice(&data[..row * h]);
+        } else {
+            for y in 0..h {
+                image.extend_from_slice(&data[y * stride..y * stride + row]);
+            }
+        }
+        let fps = info.fps();
+        let seq = self.seq;
+        self.seq += 1;
+        Ok(Frame {
+            stream: self.stream.clone(),
+            seq,
+            pts_ns: buffer.pts().map(|t| t.nseconds()),
+            captured: Instant::now(),
+            captured_wall: SystemTime::now(),
+            width: w as u32,
+            height: h as u32,
+            fps: (fps.numer() > 0).then(|| (fps.numer(), fps.denom())),
+            image,
+            input: None,
+            detections: Vec::new(),
+        })
+    }
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// How long a source may take to deliver its first frame before `check` gives up on it.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens a source and reads one frame: proves a launch fragment or file really yields video.
+pub fn probe(spec: &SourceSpec) -> Result<(u32, u32), SourceError> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut src = Source::open(spec, stop.clone())?;
+    let deadline = Instant::now() + PROBE_TIMEOUT;
+    let timer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let r = src.next();
+    stop.store(true, Ordering::Relaxed);
+    let _ = timer.join();
+    match r? {
+        Some(f) => Ok((f.width, f.height)),
+        None => Err(SourceError::Frame("no frame arrived (empty stream, or nothing within 10 s)".into(), spec.stream.clone())),
+    }
+}
