@@ -26,7 +26,11 @@ pub struct BenchReport {
 }
 
 /// Times `Session::run` alone for about `budget` (at least `min_runs` runs).
-pub fn raw_throughput(det: &mut Detector, budget: Duration, min_runs: usize) -> Result<RawThroughput, ModelError> {
+pub fn raw_throughput(
+    det: &mut Detector,
+    budget: Duration,
+    min_runs: usize,
+) -> Result<RawThroughput, ModelError> {
     let tensor = vec![0.5f32; det.input.tensor_len()];
     let mut times = vec![];
     let start = Instant::now();
@@ -45,7 +49,11 @@ pub fn raw_throughput(det: &mut Detector, budget: Duration, min_runs: usize) -> 
     })
 }
 
-pub fn bench(spec: &PipelineSpec, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) -> Result<BenchReport, PipelineError> {
+pub fn bench(
+    spec: &PipelineSpec,
+    metrics: Arc<Metrics>,
+    stop: Arc<AtomicBool>,
+) -> Result<BenchReport, PipelineError> {
     let prepared = Prepared::new(spec, metrics, stop)?;
     let pipeline = prepared.run()?;
     let mut raw = vec![];
@@ -62,8 +70,18 @@ impl BenchReport {
     pub fn render(&self) -> String {
         let p = &self.pipeline;
         let mut s = String::new();
-        let _ = writeln!(s, "pipeline: {} frames in {:.2} s = {:.2} frames/s", p.frames, p.elapsed.as_secs_f64(), p.fps());
-        let _ = writeln!(s, "{:<22} {:>8} {:>10} {:>10}", "stage", "frames", "p50 ms", "p99 ms");
+        let _ = writeln!(
+            s,
+            "pipeline: {} frames in {:.2} s = {:.2} frames/s",
+            p.frames,
+            p.elapsed.as_secs_f64(),
+            p.fps()
+        );
+        let _ = writeln!(
+            s,
+            "{:<22} {:>8} {:>10} {:>10}",
+            "stage", "frames", "p50 ms", "p99 ms"
+        );
         for st in &p.stages {
             let _ = writeln!(
                 s,

@@ -16,7 +16,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "perceptd", version, about = "Perception on video streams: GStreamer in, ONNX Runtime, annotated video, JSON Lines and Prometheus metrics out")]
+#[command(
+    name = "perceptd",
+    version,
+    about = "Perception on video streams: GStreamer in, ONNX Runtime, annotated video, JSON Lines and Prometheus metrics out"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -90,10 +94,16 @@ struct Failure {
 }
 
 fn usage(e: impl Into<anyhow::Error>) -> Failure {
-    Failure { code: 2, error: e.into() }
+    Failure {
+        code: 2,
+        error: e.into(),
+    }
 }
 fn runtime(e: impl Into<anyhow::Error>) -> Failure {
-    Failure { code: 1, error: e.into() }
+    Failure {
+        code: 1,
+        error: e.into(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -105,14 +115,25 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let r = match cli.cmd {
-        Cmd::Run { pipeline, metrics_addr, linger } => cmd_run(&pipeline, metrics_addr.as_deref(), linger),
+        Cmd::Run {
+            pipeline,
+            metrics_addr,
+            linger,
+        } => cmd_run(&pipeline, metrics_addr.as_deref(), linger),
         Cmd::Check { pipeline, offline } => cmd_check(&pipeline, offline),
-        Cmd::Models { cmd: ModelsCmd::Inspect { model, onnxruntime } } => cmd_inspect(&model, onnxruntime),
-        Cmd::Bench { pipeline, metrics_addr } => cmd_bench(&pipeline, metrics_addr.as_deref()),
+        Cmd::Models {
+            cmd: ModelsCmd::Inspect { model, onnxruntime },
+        } => cmd_inspect(&model, onnxruntime),
+        Cmd::Bench {
+            pipeline,
+            metrics_addr,
+        } => cmd_bench(&pipeline, metrics_addr.as_deref()),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -131,7 +152,9 @@ fn load(path: &Path) -> Result<PipelineSpec, Failure> {
 fn classify(e: PipelineError) -> Failure {
     match &e {
         PipelineError::Model(ModelError::Runtime(RuntimeError::Library { .. }))
-        | PipelineError::Model(ModelError::Layout { .. } | ModelError::Input { .. } | ModelError::Classes { .. }) => usage(e),
+        | PipelineError::Model(
+            ModelError::Layout { .. } | ModelError::Input { .. } | ModelError::Classes { .. },
+        ) => usage(e),
         _ => runtime(e),
     }
 }
@@ -140,19 +163,29 @@ fn classify(e: PipelineError) -> Failure {
 fn install_signals() -> Result<Arc<AtomicBool>, Failure> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone()).map_err(runtime)?;
+        signal_hook::flag::register_conditional_shutdown(sig, 130, stop.clone())
+            .map_err(runtime)?;
         signal_hook::flag::register(sig, stop.clone()).map_err(runtime)?;
     }
     Ok(stop)
 }
 
-fn metrics_server(spec: &PipelineSpec, flag: Option<&str>, metrics: &Arc<Metrics>) -> Result<Option<MetricsServer>, Failure> {
+fn metrics_server(
+    spec: &PipelineSpec,
+    flag: Option<&str>,
+    metrics: &Arc<Metrics>,
+) -> Result<Option<MetricsServer>, Failure> {
     let addr: Option<SocketAddr> = match flag {
         Some("off") => None,
-        Some(a) => Some(a.parse().map_err(|_| usage(anyhow::anyhow!("--metrics-addr {a}: not HOST:PORT (e.g. 127.0.0.1:9464) or `off`")))?),
+        Some(a) => Some(a.parse().map_err(|_| {
+            usage(anyhow::anyhow!(
+                "--metrics-addr {a}: not HOST:PORT (e.g. 127.0.0.1:9464) or `off`"
+            ))
+        })?),
         None => spec.metrics_addr,
     };
-    addr.map(|a| MetricsServer::start(a, metrics.clone()).map_err(runtime)).transpose()
+    addr.map(|a| MetricsServer::start(a, metrics.clone()).map_err(runtime))
+        .transpose()
 }
 
 fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), Failure> {
@@ -172,7 +205,11 @@ fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), F
         report.fps(),
         quantile(&report.latencies, 0.5) * 1e3,
         quantile(&report.latencies, 0.99) * 1e3,
-        if interrupted { " (stopped by signal; outputs finalised)" } else { "" }
+        if interrupted {
+            " (stopped by signal; outputs finalised)"
+        } else {
+            ""
+        }
     );
     for s in &spec.sinks {
         eprintln!("  wrote {}", s.path().display());
@@ -201,12 +238,26 @@ fn cmd_check(path: &Path, offline: bool) -> Result<(), Failure> {
             let text = std::fs::read_to_string(path).unwrap_or_default();
             let errors = errors
                 .into_iter()
-                .map(|(key, message)| ConfigError { line: config::line_of(&text, &key), key, message })
+                .map(|(key, message)| ConfigError {
+                    line: config::line_of(&text, &key),
+                    key,
+                    message,
+                })
                 .collect();
-            return Err(usage(ConfigErrors { file: path.to_path_buf(), errors }));
+            return Err(usage(ConfigErrors {
+                file: path.to_path_buf(),
+                errors,
+            }));
         }
     }
-    println!("{}: ok ({} source, {} model(s), {} stage(s), {} sink(s))", path.display(), 1, spec.models.len(), spec.stages.len(), spec.sinks.len());
+    println!(
+        "{}: ok ({} source, {} model(s), {} stage(s), {} sink(s))",
+        path.display(),
+        1,
+        spec.models.len(),
+        spec.stages.len(),
+        spec.sinks.len()
+    );
     Ok(())
 }
 
@@ -220,7 +271,11 @@ fn deep_check(spec: &PipelineSpec) -> Vec<(String, String)> {
                 for (name, m) in &spec.models {
                     if let Err(e) = perceptd::model::Detector::load(m, None) {
                         let suffix = e.key_suffix();
-                        let key = if suffix.is_empty() { "runtime.onnxruntime".into() } else { format!("models.{name}.{suffix}") };
+                        let key = if suffix.is_empty() {
+                            "runtime.onnxruntime".into()
+                        } else {
+                            format!("models.{name}.{suffix}")
+                        };
                         errors.push((key, e.to_string()));
                     }
                 }
@@ -235,17 +290,34 @@ fn deep_check(spec: &PipelineSpec) -> Vec<(String, String)> {
 
 fn cmd_inspect(model: &Path, lib: Option<PathBuf>) -> Result<(), Failure> {
     let lib = match lib {
-        Some(p) => config::OrtLibrary { path: p, origin: config::LibraryOrigin::PipelineFile },
-        None => match std::env::var("ORT_DYLIB_PATH").ok().filter(|s| !s.is_empty()) {
-            Some(p) => config::OrtLibrary { path: p.into(), origin: config::LibraryOrigin::EnvVar },
-            None => config::OrtLibrary { path: config::DEFAULT_ORT_LIBRARY.into(), origin: config::LibraryOrigin::Default },
+        Some(p) => config::OrtLibrary {
+            path: p,
+            origin: config::LibraryOrigin::PipelineFile,
+        },
+        None => match std::env::var("ORT_DYLIB_PATH")
+            .ok()
+            .filter(|s| !s.is_empty())
+        {
+            Some(p) => config::OrtLibrary {
+                path: p.into(),
+                origin: config::LibraryOrigin::EnvVar,
+            },
+            None => config::OrtLibrary {
+                path: config::DEFAULT_ORT_LIBRARY.into(),
+                origin: config::LibraryOrigin::Default,
+            },
         },
     };
     if !model.is_file() {
-        return Err(usage(anyhow::anyhow!("{}: no such model file", model.display())));
+        return Err(usage(anyhow::anyhow!(
+            "{}: no such model file",
+            model.display()
+        )));
     }
     perceptd::model::session::init(&lib).map_err(usage)?;
-    let (text, _) = perceptd::model::inspect::inspect(model).with_context(|| format!("inspecting {}", model.display())).map_err(runtime)?;
+    let (text, _) = perceptd::model::inspect::inspect(model)
+        .with_context(|| format!("inspecting {}", model.display()))
+        .map_err(runtime)?;
     print!("{text}");
     Ok(())
 }

@@ -10,7 +10,10 @@ pub struct Pool<T> {
 
 impl<T> Clone for Pool<T> {
     fn clone(&self) -> Self {
-        Pool { tx: self.tx.clone(), rx: self.rx.clone() }
+        Pool {
+            tx: self.tx.clone(),
+            rx: self.rx.clone(),
+        }
     }
 }
 
@@ -25,7 +28,10 @@ impl<T> Pool<T> {
     /// A recycled value, or `make()` when none is free.
     pub fn take(&self, make: impl FnOnce() -> T) -> Pooled<T> {
         let item = self.rx.try_recv().unwrap_or_else(|_| make());
-        Pooled { item: Some(item), home: self.tx.clone() }
+        Pooled {
+            item: Some(item),
+            home: self.tx.clone(),
+        }
     }
 
     /// Values waiting to be reused.

@@ -8,13 +8,25 @@ use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const TOP_KEYS: &[&str] = &["name", "runtime", "sources", "models", "stages", "sinks", "edges"];
+const TOP_KEYS: &[&str] = &[
+    "name", "runtime", "sources", "models", "stages", "sinks", "edges",
+];
 const X264_PRESETS: &[&str] = &[
-    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
 ];
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 pub(super) fn compile(
@@ -32,7 +44,10 @@ pub(super) fn compile(
         if !TOP_KEYS.contains(&key.as_str()) {
             diag.error(
                 key.clone(),
-                format!("unknown key `{key}`; the top-level keys are {}", TOP_KEYS.join(", ")),
+                format!(
+                    "unknown key `{key}`; the top-level keys are {}",
+                    TOP_KEYS.join(", ")
+                ),
             );
         }
     }
@@ -41,11 +56,17 @@ pub(super) fn compile(
     let name = match get("name") {
         Some(Value::String(s)) if valid_name(s) => Some(s.clone()),
         Some(_) => {
-            diag.error("name", "the pipeline name must be letters, digits, `_` or `-` (it becomes a metric label)");
+            diag.error(
+                "name",
+                "the pipeline name must be letters, digits, `_` or `-` (it becomes a metric label)",
+            );
             None
         }
         None => {
-            diag.error("name", "missing; add `name: my-pipeline` (it becomes the `pipeline` metric label)");
+            diag.error(
+                "name",
+                "missing; add `name: my-pipeline` (it becomes the `pipeline` metric label)",
+            );
             None
         }
     };
@@ -57,16 +78,25 @@ pub(super) fn compile(
     let ort_library = ort_library(&runtime, base, env, diag);
     let metrics_addr = match runtime.metrics_addr.as_deref() {
         Some("off") => None,
-        Some(a) => match a.parse() {
-            Ok(addr) => Some(addr),
-            Err(_) => {
-                diag.error("runtime.metrics_addr", format!("`{a}` is not an address; write HOST:PORT such as 127.0.0.1:9464, or `off`"));
-                None
+        Some(a) => {
+            match a.parse() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    diag.error("runtime.metrics_addr", format!("`{a}` is not an address; write HOST:PORT such as 127.0.0.1:9464, or `off`"));
+                    None
+                }
             }
-        },
+        }
         None => DEFAULT_METRICS_ADDR.parse().ok(),
     };
 
+    let support_nice = runtime.support_nice.unwrap_or(10);
+    if !(0..=19).contains(&support_nice) {
+        diag.error(
+            "runtime.support_nice",
+            format!("{support_nice} is out of range; use 0 (no change) to 19 (lowest priority)"),
+        );
+    }
     let source = sources(get("sources"), base, diag);
     let models = models(get("models"), base, diag);
     let stages = stages(get("stages"), &models, diag);
@@ -78,7 +108,10 @@ pub(super) fn compile(
     };
     let capacity = edges.capacity.unwrap_or(4);
     if capacity == 0 {
-        diag.error("edges.capacity", "must be at least 1 (frames an edge holds)");
+        diag.error(
+            "edges.capacity",
+            "must be at least 1 (frames an edge holds)",
+        );
     }
     let default_policy = match source.as_ref().map(|s| s.mode) {
         Some(SourceMode::Live) => WhenFull::DropOldest,
@@ -89,11 +122,15 @@ pub(super) fn compile(
         name: name?,
         ort_library,
         metrics_addr,
+        support_nice,
         source: source?,
         models: models?,
         stages: stages?,
         sinks: sinks?,
-        edges: EdgeSpec { capacity, when_full: edges.when_full.unwrap_or(default_policy) },
+        edges: EdgeSpec {
+            capacity,
+            when_full: edges.when_full.unwrap_or(default_policy),
+        },
     })
 }
 
@@ -111,42 +148,82 @@ fn ort_library(
                 format!("{} does not exist; point it at libonnxruntime.so (from the PyPI wheel onnxruntime==1.31.1) or remove the key", path.display()),
             );
         }
-        return OrtLibrary { path, origin: LibraryOrigin::PipelineFile };
+        return OrtLibrary {
+            path,
+            origin: LibraryOrigin::PipelineFile,
+        };
     }
     match env("ORT_DYLIB_PATH").filter(|s| !s.is_empty()) {
-        Some(p) => OrtLibrary { path: p.into(), origin: LibraryOrigin::EnvVar },
-        None => OrtLibrary { path: DEFAULT_ORT_LIBRARY.into(), origin: LibraryOrigin::Default },
+        Some(p) => OrtLibrary {
+            path: p.into(),
+            origin: LibraryOrigin::EnvVar,
+        },
+        None => OrtLibrary {
+            path: DEFAULT_ORT_LIBRARY.into(),
+            origin: LibraryOrigin::Default,
+        },
     }
 }
 
 fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<SourceSpec> {
     let Some(Value::Mapping(map)) = v else {
-        diag.error("sources", "missing or not a mapping; add `sources: {cam: {type: file, path: drive.mp4}}`");
+        diag.error(
+            "sources",
+            "missing or not a mapping; add `sources: {cam: {type: file, path: drive.mp4}}`",
+        );
         return None;
     };
     if map.len() != 1 {
-        diag.error("sources", format!("{} sources given; a pipeline reads exactly one source for now", map.len()));
+        diag.error(
+            "sources",
+            format!(
+                "{} sources given; a pipeline reads exactly one source for now",
+                map.len()
+            ),
+        );
     }
     let mut out = None;
     for (k, v) in map {
         let stream = super::lines::key_text(k);
         let path = format!("sources.{stream}");
         if !valid_name(&stream) {
-            diag.error(path.clone(), "a stream id is letters, digits, `_` or `-` (it becomes a metric label)");
+            diag.error(
+                path.clone(),
+                "a stream id is letters, digits, `_` or `-` (it becomes a metric label)",
+            );
         }
-        let Some(raw) = parse_component::<RawSource>(v, &path, diag) else { continue };
+        let Some(raw) = parse_component::<RawSource>(v, &path, diag) else {
+            continue;
+        };
         let (kind, mode) = match raw {
             RawSource::File { path: p, mode } => {
                 let file = resolve(base, &p);
                 if let Err(e) = std::fs::File::open(&file) {
-                    diag.error(format!("{path}.path"), format!("cannot read {}: {e}; check the path", file.display()));
+                    diag.error(
+                        format!("{path}.path"),
+                        format!("cannot read {}: {e}; check the path", file.display()),
+                    );
                 } else if file.is_dir() {
-                    diag.error(format!("{path}.path"), format!("{} is a folder; name a video file", file.display()));
+                    diag.error(
+                        format!("{path}.path"),
+                        format!("{} is a folder; name a video file", file.display()),
+                    );
                 }
                 (SourceKind::File(file), mode.unwrap_or(SourceMode::Replay))
             }
-            RawSource::Test { pattern, num_frames, width, height, fps, mode } => {
-                let (w, h, f) = (width.unwrap_or(640), height.unwrap_or(480), fps.unwrap_or(30));
+            RawSource::Test {
+                pattern,
+                num_frames,
+                width,
+                height,
+                fps,
+                mode,
+            } => {
+                let (w, h, f) = (
+                    width.unwrap_or(640),
+                    height.unwrap_or(480),
+                    fps.unwrap_or(30),
+                );
                 if w == 0 || h == 0 || f == 0 {
                     diag.error(path.clone(), "width, height and fps must be above 0");
                 }
@@ -161,7 +238,10 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
             }
             RawSource::Launch { launch, mode } => {
                 if launch.trim().is_empty() {
-                    diag.error(format!("{path}.launch"), "empty; write a gst-launch-1.0 fragment that ends in raw video");
+                    diag.error(
+                        format!("{path}.launch"),
+                        "empty; write a gst-launch-1.0 fragment that ends in raw video",
+                    );
                 }
                 (SourceKind::Launch(launch), mode.unwrap_or(SourceMode::Live))
             }
@@ -171,7 +251,11 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
     out
 }
 
-fn models(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<BTreeMap<String, ModelSpec>> {
+fn models(
+    v: Option<&Value>,
+    base: &Path,
+    diag: &mut Diagnostics,
+) -> Option<BTreeMap<String, ModelSpec>> {
     let mut out = BTreeMap::new();
     let map = match v {
         None | Some(Value::Null) => return Some(out),
@@ -199,7 +283,13 @@ fn models(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<BTre
     ok.then_some(out)
 }
 
-fn model(name: String, key: &str, raw: RawModel, base: &Path, diag: &mut Diagnostics) -> Option<ModelSpec> {
+fn model(
+    name: String,
+    key: &str,
+    raw: RawModel,
+    base: &Path,
+    diag: &mut Diagnostics,
+) -> Option<ModelSpec> {
     let before = diag.errors.len();
     let path = resolve(base, &raw.path);
     if !path.is_file() {
@@ -211,7 +301,13 @@ fn model(name: String, key: &str, raw: RawModel, base: &Path, diag: &mut Diagnos
         Some(RawClasses::File(f)) => {
             let file = resolve(base, &f);
             match std::fs::read_to_string(&file) {
-                Ok(t) => Some(t.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()),
+                Ok(t) => Some(
+                    t.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(String::from)
+                        .collect(),
+                ),
                 Err(e) => {
                     diag.error(format!("{key}.classes"), format!("cannot read class names from {}: {e}; give a file with one name a line, or a list", file.display()));
                     None
@@ -222,27 +318,45 @@ fn model(name: String, key: &str, raw: RawModel, base: &Path, diag: &mut Diagnos
     if let Some(c) = &classes
         && c.is_empty()
     {
-        diag.error(format!("{key}.classes"), "no class names; give at least one");
+        diag.error(
+            format!("{key}.classes"),
+            "no class names; give at least one",
+        );
     }
-    for (field, v) in [("score_threshold", raw.score_threshold), ("nms_iou", raw.nms_iou)] {
+    for (field, v) in [
+        ("score_threshold", raw.score_threshold),
+        ("nms_iou", raw.nms_iou),
+    ] {
         if let Some(x) = v
             && !(x > 0.0 && x <= 1.0)
         {
-            diag.error(format!("{key}.{field}"), format!("{x} is out of range; use a value in (0, 1]"));
+            diag.error(
+                format!("{key}.{field}"),
+                format!("{x} is out of range; use a value in (0, 1]"),
+            );
         }
     }
     if raw.threads == Some(0) {
-        diag.error(format!("{key}.threads"), "must be at least 1, or left out to use every core");
+        diag.error(
+            format!("{key}.threads"),
+            "must be at least 1, or left out to use every core",
+        );
     }
     let providers = raw.providers.unwrap_or_else(|| vec![Provider::Cpu]);
     if providers.is_empty() {
-        diag.error(format!("{key}.providers"), "empty; list execution providers in order, e.g. [cuda, cpu]");
+        diag.error(
+            format!("{key}.providers"),
+            "empty; list execution providers in order, e.g. [cuda, cpu]",
+        );
     }
     let i = raw.input;
     if let Some(std) = i.std
         && std.contains(&0.0)
     {
-        diag.error(format!("{key}.input.std"), "a standard deviation of 0 divides by zero; use 1 for none");
+        diag.error(
+            format!("{key}.input.std"),
+            "a standard deviation of 0 divides by zero; use 1 for none",
+        );
     }
     if i.width == Some(0) || i.height == Some(0) {
         diag.error(format!("{key}.input"), "width and height must be above 0");
@@ -284,7 +398,10 @@ fn stages(
         None | Some(Value::Null) => return Some(vec![]),
         Some(Value::Sequence(s)) => s,
         Some(_) => {
-            diag.error("stages", "must be a list, e.g. `stages: [{type: detect, model: det}]`");
+            diag.error(
+                "stages",
+                "must be a list, e.g. `stages: [{type: detect, model: det}]`",
+            );
             return None;
         }
     };
@@ -298,7 +415,17 @@ fn stages(
                     && !m.contains_key(&model)
                 {
                     let known: Vec<_> = m.keys().cloned().collect();
-                    diag.error(format!("{key}.model"), format!("no model named `{model}`; define it under `models` (known: {})", if known.is_empty() { "none".into() } else { known.join(", ") }));
+                    diag.error(
+                        format!("{key}.model"),
+                        format!(
+                            "no model named `{model}`; define it under `models` (known: {})",
+                            if known.is_empty() {
+                                "none".into()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    );
                     ok = false;
                 }
                 out.push(StageSpec::Detect { model });
@@ -314,7 +441,10 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
         None | Some(Value::Null) => return Some(vec![]),
         Some(Value::Sequence(s)) => s,
         Some(_) => {
-            diag.error("sinks", "must be a list, e.g. `sinks: [{type: jsonl, path: out.jsonl}]`");
+            diag.error(
+                "sinks",
+                "must be a list, e.g. `sinks: [{type: jsonl, path: out.jsonl}]`",
+            );
             return None;
         }
     };
@@ -327,22 +457,47 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
             continue;
         };
         let sink = match raw {
-            RawSink::Video { path, speed_preset, bitrate_kbps } => {
+            RawSink::Video {
+                path,
+                speed_preset,
+                bitrate_kbps,
+            } => {
                 let preset = speed_preset.unwrap_or_else(|| "veryfast".into());
                 if !X264_PRESETS.contains(&preset.as_str()) {
-                    diag.error(format!("{key}.speed_preset"), format!("`{preset}` is not an x264 preset; use one of {}", X264_PRESETS.join(", ")));
+                    diag.error(
+                        format!("{key}.speed_preset"),
+                        format!(
+                            "`{preset}` is not an x264 preset; use one of {}",
+                            X264_PRESETS.join(", ")
+                        ),
+                    );
                     ok = false;
                 }
-                SinkSpec::Video { path: resolve(base, &path), speed_preset: preset, bitrate_kbps: bitrate_kbps.unwrap_or(4000) }
+                SinkSpec::Video {
+                    path: resolve(base, &path),
+                    speed_preset: preset,
+                    bitrate_kbps: bitrate_kbps.unwrap_or(4000),
+                }
             }
-            RawSink::Jsonl { path } => SinkSpec::Jsonl { path: resolve(base, &path) },
+            RawSink::Jsonl { path } => SinkSpec::Jsonl {
+                path: resolve(base, &path),
+            },
         };
         if sink.path().is_dir() {
-            diag.error(format!("{key}.path"), format!("{} is a folder; name a file", sink.path().display()));
+            diag.error(
+                format!("{key}.path"),
+                format!("{} is a folder; name a file", sink.path().display()),
+            );
             ok = false;
         }
         if out.iter().any(|s| s.path() == sink.path()) {
-            diag.error(format!("{key}.path"), format!("{} is written by another sink too; give each sink its own file", sink.path().display()));
+            diag.error(
+                format!("{key}.path"),
+                format!(
+                    "{} is written by another sink too; give each sink its own file",
+                    sink.path().display()
+                ),
+            );
             ok = false;
         }
         out.push(sink);

@@ -73,7 +73,11 @@ pub fn expand_value(
         Value::Mapping(map) => {
             for (k, v) in map.iter_mut() {
                 let key = super::lines::key_text(k);
-                let child = if path.is_empty() { key } else { format!("{path}.{key}") };
+                let child = if path.is_empty() {
+                    key
+                } else {
+                    format!("{path}.{key}")
+                };
                 expand_value(v, &child, lookup, errors);
             }
         }

@@ -16,8 +16,15 @@ pub fn key_text(k: &serde_yaml_ng::Value) -> String {
 }
 
 enum Frame {
-    Map { path: String, next_is_key: bool, key: Option<String> },
-    Seq { path: String, index: usize },
+    Map {
+        path: String,
+        next_is_key: bool,
+        key: Option<String>,
+    },
+    Seq {
+        path: String,
+        index: usize,
+    },
 }
 
 /// Key path -> 1-based line.
@@ -30,7 +37,10 @@ impl LineIndex {
     /// Indexes `text`; a text that does not parse gives an empty index (the YAML error itself
     /// carries its location).
     pub fn new(text: &str) -> LineIndex {
-        let mut b = Builder { stack: vec![], index: LineIndex::default() };
+        let mut b = Builder {
+            stack: vec![],
+            index: LineIndex::default(),
+        };
         let _ = Parser::new_from_str(text).load(&mut b, false);
         b.index
     }
@@ -56,7 +66,13 @@ struct Builder {
 impl Builder {
     /// The path of the node that starts now, advancing the parent's state.
     fn child_path(&mut self, mark: Marker, scalar: Option<&str>) -> Option<String> {
-        let join = |p: &str, k: &str| if p.is_empty() { k.to_string() } else { format!("{p}.{k}") };
+        let join = |p: &str, k: &str| {
+            if p.is_empty() {
+                k.to_string()
+            } else {
+                format!("{p}.{k}")
+            }
+        };
         match self.stack.last_mut() {
             None => Some(String::new()),
             Some(Frame::Seq { path, index }) => {
@@ -65,10 +81,17 @@ impl Builder {
                 self.index.lines.entry(p.clone()).or_insert(mark.line());
                 Some(p)
             }
-            Some(Frame::Map { path, next_is_key, key }) => {
+            Some(Frame::Map {
+                path,
+                next_is_key,
+                key,
+            }) => {
                 if *next_is_key {
                     let k = scalar.unwrap_or("?").to_string();
-                    self.index.lines.entry(join(path, &k)).or_insert(mark.line());
+                    self.index
+                        .lines
+                        .entry(join(path, &k))
+                        .or_insert(mark.line());
                     *key = Some(k);
                     *next_is_key = false;
                     None
@@ -92,7 +115,11 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(..) => {
                 let path = self.child_path(mark, None).unwrap_or_default();
-                self.stack.push(Frame::Map { path, next_is_key: true, key: None });
+                self.stack.push(Frame::Map {
+                    path,
+                    next_is_key: true,
+                    key: None,
+                });
             }
             Event::SequenceStart(..) => {
                 let path = self.child_path(mark, None).unwrap_or_default();

@@ -29,7 +29,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let key = if self.key.is_empty() { "(file)" } else { &self.key };
+        let key = if self.key.is_empty() {
+            "(file)"
+        } else {
+            &self.key
+        };
         match self.line {
             Some(l) => write!(f, "line {l}: {key}: {}", self.message),
             None => write!(f, "{key}: {}", self.message),
@@ -47,7 +51,12 @@ pub struct ConfigErrors {
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.errors.len();
-        write!(f, "{}: {n} error{}", self.file.display(), if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{}: {n} error{}",
+            self.file.display(),
+            if n == 1 { "" } else { "s" }
+        )?;
         for e in &self.errors {
             write!(f, "\n  {e}")?;
         }
@@ -65,7 +74,11 @@ impl Diagnostics {
     pub fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
         let key = key.into();
         let line = self.lines.line(&key);
-        self.errors.push(ConfigError { key, line, message: message.into() });
+        self.errors.push(ConfigError {
+            key,
+            line,
+            message: message.into(),
+        });
     }
 }
 
@@ -73,10 +86,17 @@ impl Diagnostics {
 pub fn load_file(path: &Path) -> Result<PipelineSpec, ConfigErrors> {
     let fail = |message: String| ConfigErrors {
         file: path.to_path_buf(),
-        errors: vec![ConfigError { key: String::new(), line: None, message }],
+        errors: vec![ConfigError {
+            key: String::new(),
+            line: None,
+            message,
+        }],
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| fail(format!("cannot read the pipeline file: {e}; check the path")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        fail(format!(
+            "cannot read the pipeline file: {e}; check the path"
+        ))
+    })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     load_str(&text, &base, &|k| std::env::var(k).ok()).map_err(|errors| ConfigErrors {
         file: path.to_path_buf(),
@@ -90,7 +110,10 @@ pub fn load_str(
     base: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<PipelineSpec, Vec<ConfigError>> {
-    let mut diag = Diagnostics { lines: LineIndex::new(text), errors: vec![] };
+    let mut diag = Diagnostics {
+        lines: LineIndex::new(text),
+        errors: vec![],
+    };
     let mut value: Value = match serde_yaml_ng::from_str(text) {
         Ok(v) => v,
         Err(e) => {
@@ -137,14 +160,18 @@ pub(crate) fn parse_component<T: DeserializeOwned>(
                 let msg = err.inner().to_string();
                 let (key_path, remove) = error_key(&inner, &msg);
                 // A required key we removed ourselves is not a second error.
-                if msg.starts_with("missing field") && removed.iter().any(|r| msg.contains(&format!("`{r}`"))) {
+                if msg.starts_with("missing field")
+                    && removed.iter().any(|r| msg.contains(&format!("`{r}`")))
+                {
                     return None;
                 }
                 let full = join_path(path, &key_path);
                 diag.error(full, explain(&msg));
                 failed = true;
                 match remove {
-                    Some(segs) if remove_at(&mut v, &segs) => removed.push(segs.last().cloned().unwrap_or_default()),
+                    Some(segs) if remove_at(&mut v, &segs) => {
+                        removed.push(segs.last().cloned().unwrap_or_default())
+                    }
                     _ => return None,
                 }
             }
@@ -172,19 +199,27 @@ fn error_key(inner: &str, msg: &str) -> (String, Option<Vec<String>>) {
     };
     if let Some(rest) = msg.strip_prefix("unknown field `") {
         let field = rest.split('`').next().unwrap_or_default().to_string();
-        segs.push(field);
+        // Some deserializers already put the unknown key in the path.
+        if segs.last() != Some(&field) {
+            segs.push(field);
+        }
     } else if msg.starts_with("missing field") {
         return (segs.join("."), None);
     }
     let key = segs.join(".");
     // `mean[1]`: drop the whole `mean` key and read on.
-    let segs: Vec<String> = segs.iter().map(|s| s.split('[').next().unwrap_or_default().to_string()).collect();
+    let segs: Vec<String> = segs
+        .iter()
+        .map(|s| s.split('[').next().unwrap_or_default().to_string())
+        .collect();
     let remove = if segs.is_empty() { None } else { Some(segs) };
     (key, remove)
 }
 
 fn remove_at(v: &mut Value, segs: &[String]) -> bool {
-    let Some((last, parents)) = segs.split_last() else { return false };
+    let Some((last, parents)) = segs.split_last() else {
+        return false;
+    };
     let mut cur = v;
     for s in parents {
         cur = match cur {
@@ -192,10 +227,12 @@ fn remove_at(v: &mut Value, segs: &[String]) -> bool {
                 Some(c) => c,
                 None => return false,
             },
-            Value::Sequence(items) => match s.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
-                Some(c) => c,
-                None => return false,
-            },
+            Value::Sequence(items) => {
+                match s.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    Some(c) => c,
+                    None => return false,
+                }
+            }
             _ => return false,
         };
     }
@@ -223,7 +260,11 @@ fn explain(msg: &str) -> String {
 /// Resolves a path from the file against the file's folder.
 pub(crate) fn resolve(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
-    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
 }
 
 /// The line of `key` in a pipeline file's text (for errors found after loading).

@@ -33,6 +33,9 @@ pub struct RawRuntime {
     pub onnxruntime: Option<String>,
     /// Address of the `/metrics` HTTP server; `off` disables it.
     pub metrics_addr: Option<String>,
+    /// Nice value of every thread that is not inference (decode, preprocessing, drawing,
+    /// encoding), so that work yields the cores to inference (default 10; 0 keeps it equal).
+    pub support_nice: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -28,6 +28,8 @@ pub struct PipelineSpec {
     pub name: String,
     pub ort_library: OrtLibrary,
     pub metrics_addr: Option<SocketAddr>,
+    /// Nice value of the threads that are not inference.
+    pub support_nice: i32,
     pub source: SourceSpec,
     pub models: BTreeMap<String, ModelSpec>,
     pub stages: Vec<StageSpec>,
@@ -46,7 +48,13 @@ pub struct SourceSpec {
 #[derive(Debug, Clone)]
 pub enum SourceKind {
     File(PathBuf),
-    Test { pattern: String, num_frames: Option<u64>, width: u32, height: u32, fps: u32 },
+    Test {
+        pattern: String,
+        num_frames: Option<u64>,
+        width: u32,
+        height: u32,
+        fps: u32,
+    },
     Launch(String),
 }
 
@@ -92,8 +100,14 @@ pub enum StageSpec {
 
 #[derive(Debug, Clone)]
 pub enum SinkSpec {
-    Video { path: PathBuf, speed_preset: String, bitrate_kbps: u32 },
-    Jsonl { path: PathBuf },
+    Video {
+        path: PathBuf,
+        speed_preset: String,
+        bitrate_kbps: u32,
+    },
+    Jsonl {
+        path: PathBuf,
+    },
 }
 
 impl SinkSpec {

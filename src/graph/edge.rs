@@ -35,11 +35,23 @@ impl<T> Drop for EdgeRx<T> {
 #[derive(Debug)]
 pub struct Disconnected;
 
-pub fn edge<T>(capacity: usize, policy: WhenFull, dropped: IntCounter, depth: IntGauge) -> (EdgeTx<T>, EdgeRx<T>) {
+pub fn edge<T>(
+    capacity: usize,
+    policy: WhenFull,
+    dropped: IntCounter,
+    depth: IntGauge,
+) -> (EdgeTx<T>, EdgeRx<T>) {
     let (tx, rx) = bounded(capacity.max(1));
     let alive = Arc::new(AtomicBool::new(true));
     let keep = (policy == WhenFull::DropOldest).then(|| rx.clone());
-    let tx = EdgeTx { tx, rx: keep, rx_alive: alive.clone(), policy, dropped, depth: depth.clone() };
+    let tx = EdgeTx {
+        tx,
+        rx: keep,
+        rx_alive: alive.clone(),
+        policy,
+        dropped,
+        depth: depth.clone(),
+    };
     (tx, EdgeRx { rx, depth, alive })
 }
 
@@ -84,7 +96,10 @@ mod tests {
     use super::*;
 
     fn metrics() -> (IntCounter, IntGauge) {
-        (IntCounter::new("d", "d").unwrap(), IntGauge::new("q", "q").unwrap())
+        (
+            IntCounter::new("d", "d").unwrap(),
+            IntGauge::new("q", "q").unwrap(),
+        )
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! is finalised, the JSONL complete) before `run` returns.
 
 pub mod edge;
+pub mod priority;
 mod stages;
 
 pub use stages::{Stage, StageError};
@@ -25,7 +26,10 @@ pub enum PipelineError {
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error("stage {stage}: {source}")]
-    Stage { stage: String, source: StageError },
+    Stage {
+        stage: String,
+        source: Box<StageError>,
+    },
     #[error("stage {0} panicked")]
     Panic(String),
 }
@@ -79,7 +83,11 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn new(spec: &PipelineSpec, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) -> Result<Prepared, PipelineError> {
+    pub fn new(
+        spec: &PipelineSpec,
+        metrics: Arc<Metrics>,
+        stop: Arc<AtomicBool>,
+    ) -> Result<Prepared, PipelineError> {
         let mut stage_list: Vec<Box<dyn Stage>> = vec![];
         let mut providers = vec![];
         for st in &spec.stages {
@@ -88,28 +96,66 @@ impl Prepared {
                     let mspec = &spec.models[model];
                     crate::model::session::init(&spec.ort_library).map_err(ModelError::from)?;
                     let det = Detector::load(mspec, Some(&metrics))?;
-                    providers.push((model.clone(), crate::model::session::provider_name(det.provider)));
-                    stage_list.push(Box::new(stages::Preprocess::new(model, det.input.clone(), spec.edges.capacity)));
+                    providers.push((
+                        model.clone(),
+                        crate::model::session::provider_name(det.provider),
+                    ));
+                    stage_list.push(Box::new(stages::Preprocess::new(
+                        model,
+                        det.input.clone(),
+                        spec.edges.capacity,
+                    )));
                     stage_list.push(Box::new(stages::Detect::new(model, det)));
                 }
             }
         }
-        let sink_err = |stage: &str, e: crate::sink::SinkError| PipelineError::Stage { stage: stage.into(), source: StageError::Sink(e) };
-        for s in spec.sinks.iter().filter(|s| matches!(s, SinkSpec::Jsonl { .. })) {
-            stage_list.push(Box::new(stages::Jsonl::new(s.path(), &spec.name).map_err(|e| sink_err("jsonl", e))?));
+        let sink_err = |stage: &str, e: crate::sink::SinkError| PipelineError::Stage {
+            stage: stage.into(),
+            source: Box::new(StageError::Sink(e)),
+        };
+        for s in spec
+            .sinks
+            .iter()
+            .filter(|s| matches!(s, SinkSpec::Jsonl { .. }))
+        {
+            stage_list.push(Box::new(
+                stages::Jsonl::new(s.path(), &spec.name).map_err(|e| sink_err("jsonl", e))?,
+            ));
         }
         for s in &spec.sinks {
-            if let SinkSpec::Video { path, speed_preset, bitrate_kbps } = s {
-                stage_list.push(Box::new(stages::Video::new(path, speed_preset, *bitrate_kbps).map_err(|e| sink_err("video", e))?));
+            if let SinkSpec::Video {
+                path,
+                speed_preset,
+                bitrate_kbps,
+            } = s
+            {
+                stage_list.push(Box::new(
+                    stages::Video::new(path, speed_preset, *bitrate_kbps, spec.support_nice)
+                        .map_err(|e| sink_err("video", e))?,
+                ));
             }
         }
-        let source = Source::open(&spec.source, stop.clone())?;
-        Ok(Prepared { spec: spec.clone(), metrics, stop, source, stages: stage_list, providers })
+        let source = Source::open(&spec.source, stop.clone(), spec.support_nice)?;
+        Ok(Prepared {
+            spec: spec.clone(),
+            metrics,
+            stop,
+            source,
+            stages: stage_list,
+            providers,
+        })
     }
 
     /// Runs to the end of the stream or until `stop` is set, then drains and finishes every stage.
     pub fn run(self) -> Result<RunReport, PipelineError> {
-        let Prepared { spec, metrics, stop, mut source, stages, providers } = self;
+        let Prepared {
+            spec,
+            metrics,
+            stop,
+            mut source,
+            stages,
+            providers,
+        } = self;
         let pipeline = spec.name.clone();
         let stream = spec.source.stream.clone();
         let started = Instant::now();
@@ -121,8 +167,12 @@ impl Prepared {
         let mut rxs: Vec<Option<EdgeRx<Frame>>> = vec![None];
         for i in 0..stages.len() {
             let edge_name = format!("{}->{}", names[i], names[i + 1]);
-            let dropped = metrics.dropped.with_label_values(&[&pipeline, &stream, &edge_name, "full"]);
-            let depth = metrics.queue_depth.with_label_values(&[&pipeline, &edge_name]);
+            let dropped = metrics
+                .dropped
+                .with_label_values(&[&pipeline, &stream, &edge_name, "full"]);
+            let depth = metrics
+                .queue_depth
+                .with_label_values(&[&pipeline, &edge_name]);
             let (tx, rx) = edge::edge(spec.edges.capacity, spec.edges.when_full, dropped, depth);
             txs.push(Some(tx));
             rxs.push(Some(rx));
@@ -140,16 +190,23 @@ impl Prepared {
             let (p, s) = (pipeline.clone(), stream.clone());
             let stop = stop.clone();
             let lat = latencies.clone();
+            let nice = spec.support_nice;
             let h = std::thread::Builder::new()
                 .name("source".into())
                 .spawn(move || {
+                    priority::lower_current_thread(nice);
                     let hist = m.stage_duration.with_label_values(&[&p, &s, "source"]);
                     let count = m.frames.with_label_values(&[&p, &s, "source"]);
                     let e2e = m.frame_latency.with_label_values(&[&p, &s]);
-                    let mut rep = StageReport { name: "source".into(), ..Default::default() };
+                    let mut rep = StageReport {
+                        name: "source".into(),
+                        ..Default::default()
+                    };
                     loop {
                         let t0 = Instant::now();
-                        let Some(frame) = source.next()? else { break };
+                        let Some(frame) = source.next_frame()? else {
+                            break;
+                        };
                         let d = t0.elapsed().as_secs_f32();
                         hist.observe(d as f64);
                         count.inc();
@@ -185,14 +242,26 @@ impl Prepared {
             let name = names[i + 1].clone();
             let is_last = i + 1 == last;
             let lat = latencies.clone();
+            let nice = if stage.is_inference() {
+                0
+            } else {
+                spec.support_nice
+            };
             let h = std::thread::Builder::new()
                 .name(name.clone())
                 .spawn(move || {
+                    priority::lower_current_thread(nice);
                     let hist = m.stage_duration.with_label_values(&[&p, &s, &name]);
                     let count = m.frames.with_label_values(&[&p, &s, &name]);
                     let e2e = m.frame_latency.with_label_values(&[&p, &s]);
-                    let mut rep = StageReport { name: name.clone(), ..Default::default() };
-                    let fail = |e: StageError| PipelineError::Stage { stage: name.clone(), source: e };
+                    let mut rep = StageReport {
+                        name: name.clone(),
+                        ..Default::default()
+                    };
+                    let fail = |e: StageError| PipelineError::Stage {
+                        stage: name.clone(),
+                        source: Box::new(e),
+                    };
                     while let Some(frame) = rx.recv() {
                         let captured = frame.captured;
                         let t0 = Instant::now();
@@ -230,7 +299,10 @@ impl Prepared {
         }
 
         let mut first_err = None;
-        let mut report = RunReport { providers, ..Default::default() };
+        let mut report = RunReport {
+            providers,
+            ..Default::default()
+        };
         for (name, h) in handles {
             match h.join() {
                 Ok(Ok(rep)) => report.stages.push(rep),

@@ -23,6 +23,10 @@ pub enum StageError {
 
 pub trait Stage: Send {
     fn name(&self) -> &str;
+    /// Inference keeps normal priority; every other stage yields to it.
+    fn is_inference(&self) -> bool {
+        false
+    }
     /// Works on one frame; returns it for the next stage, or `None` when the stage consumed it.
     fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError>;
     /// After the last frame: flush and finalise.
@@ -39,7 +43,11 @@ pub struct Preprocess {
 
 impl Preprocess {
     pub fn new(model: &str, spec: InputSpec, _capacity: usize) -> Preprocess {
-        Preprocess { name: format!("preprocess:{model}"), pre: Preprocessor::new(spec), tensors: Pool::default() }
+        Preprocess {
+            name: format!("preprocess:{model}"),
+            pre: Preprocessor::new(spec),
+            tensors: Pool::default(),
+        }
     }
 }
 
@@ -51,7 +59,9 @@ impl Stage for Preprocess {
         let len = self.pre.spec().tensor_len();
         let mut tensor = self.tensors.take(|| vec![0f32; len]);
         tensor.resize(len, 0.0);
-        let geometry = self.pre.run(&frame.image, frame.width, frame.height, &mut tensor)?;
+        let geometry = self
+            .pre
+            .run(&frame.image, frame.width, frame.height, &mut tensor)?;
         frame.input = Some(ModelInput { tensor, geometry });
         Ok(Some(frame))
     }
@@ -64,7 +74,10 @@ pub struct Detect {
 
 impl Detect {
     pub fn new(model: &str, det: Detector) -> Detect {
-        Detect { name: format!("detect:{model}"), det }
+        Detect {
+            name: format!("detect:{model}"),
+            det,
+        }
     }
 }
 
@@ -72,9 +85,15 @@ impl Stage for Detect {
     fn name(&self) -> &str {
         &self.name
     }
+    fn is_inference(&self) -> bool {
+        true
+    }
     fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
-        let input = frame.input.take().ok_or_else(|| StageError::Other("frame reached detection without a preprocessed input".into()))?;
-        self.det.infer(&input.tensor, &input.geometry, &mut frame.detections)?;
+        let input = frame.input.take().ok_or_else(|| {
+            StageError::Other("frame reached detection without a preprocessed input".into())
+        })?;
+        self.det
+            .infer(&input.tensor, &input.geometry, &mut frame.detections)?;
         Ok(Some(frame))
     }
 }
@@ -85,7 +104,9 @@ pub struct Jsonl {
 
 impl Jsonl {
     pub fn new(path: &Path, pipeline: &str) -> Result<Jsonl, SinkError> {
-        Ok(Jsonl { sink: JsonlSink::create(path, pipeline)? })
+        Ok(Jsonl {
+            sink: JsonlSink::create(path, pipeline)?,
+        })
     }
 }
 
@@ -106,8 +127,16 @@ pub struct Video {
 }
 
 impl Video {
-    pub fn new(path: &Path, preset: &str, bitrate_kbps: u32) -> Result<Video, SinkError> {
-        Ok(Video { sink: VideoSink::new(path, preset, bitrate_kbps)?, label: String::with_capacity(64) })
+    pub fn new(
+        path: &Path,
+        preset: &str,
+        bitrate_kbps: u32,
+        nice: i32,
+    ) -> Result<Video, SinkError> {
+        Ok(Video {
+            sink: VideoSink::new(path, preset, bitrate_kbps, nice)?,
+            label: String::with_capacity(64),
+        })
     }
 }
 

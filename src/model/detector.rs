@@ -17,8 +17,16 @@ use std::sync::Arc;
 pub enum ModelError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    #[error("model {model}: output does not fit `format: {format}`: {reason}.\n  outputs found: {outputs}\n  fix: set `format` to the layout the model was exported with (perceptd models inspect {path} suggests one), or set `classes` to the model's class names")]
-    Layout { model: String, format: &'static str, reason: String, outputs: String, path: String },
+    #[error(
+        "model {model}: output does not fit `format: {format}`: {reason}.\n  outputs found: {outputs}\n  fix: set `format` to the layout the model was exported with (perceptd models inspect {path} suggests one), or set `classes` to the model's class names"
+    )]
+    Layout {
+        model: String,
+        format: &'static str,
+        reason: String,
+        outputs: String,
+        path: String,
+    },
     #[error("model {model}: input: {reason}")]
     Input { model: String, reason: String },
     #[error("model {model}: classes: {reason}")]
@@ -54,7 +62,9 @@ pub fn describe_outlets(outlets: &[ort::value::Outlet]) -> String {
     outlets
         .iter()
         .map(|o| match o.dtype() {
-            ValueType::Tensor { ty, shape, .. } => format!("{} {:?} {:?}", o.name(), ty, &shape[..]),
+            ValueType::Tensor { ty, shape, .. } => {
+                format!("{} {:?} {:?}", o.name(), ty, &shape[..])
+            }
             other => format!("{} {other:?}", o.name()),
         })
         .collect::<Vec<_>>()
@@ -104,21 +114,38 @@ impl Detector {
         let model = spec.name.clone();
 
         // Input: one f32 image tensor [1, 3, H, W].
-        let inp = session.inputs().first().ok_or_else(|| ModelError::Input { model: model.clone(), reason: "the model has no input".into() })?;
+        let inp = session.inputs().first().ok_or_else(|| ModelError::Input {
+            model: model.clone(),
+            reason: "the model has no input".into(),
+        })?;
         let input_name = inp.name().to_string();
         let (ty, shape) = match inp.dtype() {
             ValueType::Tensor { ty, shape, .. } => (*ty, shape.to_vec()),
-            other => return Err(ModelError::Input { model, reason: format!("input {input_name} is {other:?}, not a tensor") }),
+            other => {
+                return Err(ModelError::Input {
+                    model,
+                    reason: format!("input {input_name} is {other:?}, not a tensor"),
+                });
+            }
         };
-        if ty != TensorElementType::Float32 || shape.len() != 4 || !(shape[1] == 3 || shape[1] == -1) {
+        if ty != TensorElementType::Float32
+            || shape.len() != 4
+            || !(shape[1] == 3 || shape[1] == -1)
+        {
             return Err(ModelError::Input {
                 model,
-                reason: format!("input {input_name} is {ty:?} {shape:?}; perceptd feeds f32 [1, 3, H, W] images"),
+                reason: format!(
+                    "input {input_name} is {ty:?} {shape:?}; perceptd feeds f32 [1, 3, H, W] images"
+                ),
             });
         }
         let fixed = |d: i64| (d > 0).then_some(d as u32);
         let (mh, mw) = (fixed(shape[2]), fixed(shape[3]));
-        let pick = |cfg: Option<u32>, model_dim: Option<u32>, meta_dim: Option<u32>, axis: &str| -> Result<u32, ModelError> {
+        let pick = |cfg: Option<u32>,
+                    model_dim: Option<u32>,
+                    meta_dim: Option<u32>,
+                    axis: &str|
+         -> Result<u32, ModelError> {
             match (cfg, model_dim) {
                 (Some(c), Some(m)) if c != m => Err(ModelError::Input {
                     model: spec.name.clone(),
@@ -158,26 +185,57 @@ impl Detector {
             outputs: describe_outlets(session.outputs()),
             path: spec.path.display().to_string(),
         };
-        let out0 = session.outputs().first().ok_or_else(|| layout_err("the model has no output".into()))?;
+        let out0 = session
+            .outputs()
+            .first()
+            .ok_or_else(|| layout_err("the model has no output".into()))?;
         let out_shape = match out0.dtype() {
-            ValueType::Tensor { ty: TensorElementType::Float32, shape, .. } => shape.to_vec(),
-            other => return Err(layout_err(format!("output {} is {other:?}, not an f32 tensor", out0.name()))),
+            ValueType::Tensor {
+                ty: TensorElementType::Float32,
+                shape,
+                ..
+            } => shape.to_vec(),
+            other => {
+                return Err(layout_err(format!(
+                    "output {} is {other:?}, not an f32 tensor",
+                    out0.name()
+                )));
+            }
         };
-        let layout = Layout::resolve(spec.format, 0, &out_shape, names.as_ref().map(Vec::len)).map_err(|LayoutMismatch(m)| layout_err(m))?;
+        let layout = Layout::resolve(spec.format, 0, &out_shape, names.as_ref().map(Vec::len))
+            .map_err(|LayoutMismatch(m)| layout_err(m))?;
         let labels: Vec<Arc<str>> = (0..layout.num_classes)
-            .map(|i| names.as_ref().and_then(|n| n.get(i)).map_or_else(|| format!("class{i}"), Clone::clone).into())
+            .map(|i| {
+                names
+                    .as_ref()
+                    .and_then(|n| n.get(i))
+                    .map_or_else(|| format!("class{i}"), Clone::clone)
+                    .into()
+            })
             .collect();
         let keep = match &spec.keep_classes {
             None => None,
             Some(wanted) => {
-                let unknown: Vec<_> = wanted.iter().filter(|w| !labels.iter().any(|l| &**l == w.as_str())).cloned().collect();
+                let unknown: Vec<_> = wanted
+                    .iter()
+                    .filter(|w| !labels.iter().any(|l| &**l == w.as_str()))
+                    .cloned()
+                    .collect();
                 if !unknown.is_empty() {
                     return Err(ModelError::Classes {
                         model: spec.name.clone(),
-                        reason: format!("keep_classes names {unknown:?}, which the model does not have; its classes are {}", labels.iter().map(|l| &**l).collect::<Vec<_>>().join(", ")),
+                        reason: format!(
+                            "keep_classes names {unknown:?}, which the model does not have; its classes are {}",
+                            labels.iter().map(|l| &**l).collect::<Vec<_>>().join(", ")
+                        ),
                     });
                 }
-                Some(labels.iter().map(|l| wanted.iter().any(|w| w.as_str() == &**l)).collect())
+                Some(
+                    labels
+                        .iter()
+                        .map(|l| wanted.iter().any(|w| w.as_str() == &**l))
+                        .collect(),
+                )
             }
         };
         let score_threshold = spec.score_threshold.unwrap_or(match spec.format {
@@ -207,7 +265,13 @@ impl Detector {
     pub fn warm_up(&mut self) -> Result<(), ModelError> {
         let zeros = vec![0f32; self.input.tensor_len()];
         let mut out = vec![];
-        let g = Geometry::new(self.input.resize, self.input.width, self.input.height, self.input.width, self.input.height);
+        let g = Geometry::new(
+            self.input.resize,
+            self.input.width,
+            self.input.height,
+            self.input.width,
+            self.input.height,
+        );
         self.infer(&zeros, &g, &mut out)
     }
 
@@ -217,32 +281,61 @@ impl Detector {
 
     /// Runs the session only (for `bench`'s raw throughput).
     pub fn run_raw(&mut self, tensor: &[f32]) -> Result<(), ModelError> {
-        let run_err = |e: ort::Error| ModelError::Run { model: self.name.clone(), reason: e.to_string() };
+        let run_err = |e: ort::Error| ModelError::Run {
+            model: self.name.clone(),
+            reason: e.to_string(),
+        };
         let t = TensorRef::from_array_view((self.shape(), tensor)).map_err(run_err)?;
         let input_name = self.input_name.as_str();
-        self.session.run(ort::inputs![input_name => t]).map_err(|e| ModelError::Run { model: self.name.clone(), reason: e.to_string() })?;
+        self.session
+            .run(ort::inputs![input_name => t])
+            .map_err(|e| ModelError::Run {
+                model: self.name.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(())
     }
 
     /// Runs the session and returns the first output, copied (for conformance tests).
     pub fn raw_output(&mut self, tensor: &[f32]) -> Result<(Vec<i64>, Vec<f32>), ModelError> {
         let name = self.name.clone();
-        let run_err = |e: ort::Error| ModelError::Run { model: name.clone(), reason: e.to_string() };
+        let run_err = |e: ort::Error| ModelError::Run {
+            model: name.clone(),
+            reason: e.to_string(),
+        };
         let t = TensorRef::from_array_view((self.shape(), tensor)).map_err(run_err)?;
         let input_name = self.input_name.as_str();
-        let outputs = self.session.run(ort::inputs![input_name => t]).map_err(run_err)?;
-        let (shape, data) = outputs[self.layout.output].try_extract_tensor::<f32>().map_err(run_err)?;
+        let outputs = self
+            .session
+            .run(ort::inputs![input_name => t])
+            .map_err(run_err)?;
+        let (shape, data) = outputs[self.layout.output]
+            .try_extract_tensor::<f32>()
+            .map_err(run_err)?;
         Ok((shape.to_vec(), data.to_vec()))
     }
 
     /// Inference and decoding: detections in source-frame pixels appended to `out`.
-    pub fn infer(&mut self, tensor: &[f32], geometry: &Geometry, out: &mut Vec<Detection>) -> Result<(), ModelError> {
+    pub fn infer(
+        &mut self,
+        tensor: &[f32],
+        geometry: &Geometry,
+        out: &mut Vec<Detection>,
+    ) -> Result<(), ModelError> {
         let name = self.name.clone();
-        let run_err = |e: ort::Error| ModelError::Run { model: name.clone(), reason: e.to_string() };
+        let run_err = |e: ort::Error| ModelError::Run {
+            model: name.clone(),
+            reason: e.to_string(),
+        };
         let t = TensorRef::from_array_view((self.shape(), tensor)).map_err(run_err)?;
         let input_name = self.input_name.as_str();
-        let outputs = self.session.run(ort::inputs![input_name => t]).map_err(run_err)?;
-        let (shape, data) = outputs[self.layout.output].try_extract_tensor::<f32>().map_err(run_err)?;
+        let outputs = self
+            .session
+            .run(ort::inputs![input_name => t])
+            .map_err(run_err)?;
+        let (shape, data) = outputs[self.layout.output]
+            .try_extract_tensor::<f32>()
+            .map_err(run_err)?;
         let mut cands = std::mem::take(&mut self.cands);
         let r = decode_into(
             &self.layout,
@@ -266,19 +359,42 @@ impl Detector {
                 }));
                 Ok(())
             }
-            Err(LayoutMismatch(m)) => Err(ModelError::Run { model: self.name.clone(), reason: m }),
+            Err(LayoutMismatch(m)) => Err(ModelError::Run {
+                model: self.name.clone(),
+                reason: m,
+            }),
         };
         self.cands = cands;
         res
     }
 
     /// Decodes an output computed elsewhere (tests compare against Python's).
-    pub fn decode(&mut self, shape: &[i64], data: &[f32], geometry: &Geometry) -> Result<Vec<Detection>, LayoutMismatch> {
+    pub fn decode(
+        &mut self,
+        shape: &[i64],
+        data: &[f32],
+        geometry: &Geometry,
+    ) -> Result<Vec<Detection>, LayoutMismatch> {
         let mut cands = vec![];
-        decode_into(&self.layout, shape, data, &self.input, self.score_threshold, self.keep.as_deref(), self.nms_iou, self.max_detections, &mut cands)?;
+        decode_into(
+            &self.layout,
+            shape,
+            data,
+            &self.input,
+            self.score_threshold,
+            self.keep.as_deref(),
+            self.nms_iou,
+            self.max_detections,
+            &mut cands,
+        )?;
         Ok(cands
             .iter()
-            .map(|c| Detection { class_id: c.class_id, label: self.labels[c.class_id as usize].clone(), score: c.score, bbox: geometry.box_to_source(c.bbox) })
+            .map(|c| Detection {
+                class_id: c.class_id,
+                label: self.labels[c.class_id as usize].clone(),
+                score: c.score,
+                bbox: geometry.box_to_source(c.bbox),
+            })
             .collect())
     }
 }
@@ -298,9 +414,19 @@ fn decode_into(
     cands.clear();
     let l = layout.for_shape(shape)?;
     if data.len() < l.candidates * l.channels {
-        return Err(LayoutMismatch(format!("output of {} values is too short for shape {shape:?}", data.len())));
+        return Err(LayoutMismatch(format!(
+            "output of {} values is too short for shape {shape:?}",
+            data.len()
+        )));
     }
-    l.decode(data, input.width as f32, input.height as f32, threshold, keep, cands);
+    l.decode(
+        data,
+        input.width as f32,
+        input.height as f32,
+        threshold,
+        keep,
+        cands,
+    );
     nms(cands, nms_iou, max);
     Ok(())
 }

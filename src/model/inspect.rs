@@ -19,21 +19,34 @@ pub struct Guess {
 pub fn guess(meta: &super::metadata::ModelMeta, outputs: &[Vec<i64>]) -> Guess {
     let nc = meta.names.as_ref().map(Vec::len);
     if let [shape] = outputs {
-        if shape.len() == 3 && meta.task.as_deref() == Some("detect") && !meta.end2end {
-            if let Ok(l) = Layout::resolve(DetectFormat::Yolov8, 0, shape, nc) {
+        if shape.len() == 3
+            && meta.task.as_deref() == Some("detect")
+            && !meta.end2end
+            && let Ok(l) = Layout::resolve(DetectFormat::Yolov8, 0, shape, nc)
+        {
+            {
                 return Guess {
                     format: Some(DetectFormat::Yolov8),
                     reason: format!(
                         "metadata task=detect (Ultralytics export) and one output {shape:?} = [1, 4+{}, {}] candidates{}",
                         l.num_classes,
                         l.candidates,
-                        if l.chan_stride == 1 { ", transposed" } else { "" }
+                        if l.chan_stride == 1 {
+                            ", transposed"
+                        } else {
+                            ""
+                        }
                     ),
                 };
             }
         }
-        if shape.len() == 4 && shape[2] > 0 && shape[2] == shape[3] && shape[1] > 5 {
-            if let Ok(l) = Layout::resolve(DetectFormat::Fastestdet, 0, shape, None) {
+        if shape.len() == 4
+            && shape[2] > 0
+            && shape[2] == shape[3]
+            && shape[1] > 5
+            && let Ok(l) = Layout::resolve(DetectFormat::Fastestdet, 0, shape, None)
+        {
+            {
                 return Guess {
                     format: Some(DetectFormat::Fastestdet),
                     reason: format!(
@@ -43,8 +56,11 @@ pub fn guess(meta: &super::metadata::ModelMeta, outputs: &[Vec<i64>]) -> Guess {
                 };
             }
         }
-        if shape.len() == 3 && !meta.end2end {
-            if let Ok(l) = Layout::resolve(DetectFormat::Yolov8, 0, shape, nc) {
+        if shape.len() == 3
+            && !meta.end2end
+            && let Ok(l) = Layout::resolve(DetectFormat::Yolov8, 0, shape, nc)
+        {
+            {
                 return Guess {
                     format: Some(DetectFormat::Yolov8),
                     reason: format!(
@@ -65,7 +81,12 @@ pub fn guess(meta: &super::metadata::ModelMeta, outputs: &[Vec<i64>]) -> Guess {
 
 /// A human-readable report of the model at `path`.
 pub fn inspect(path: &Path) -> Result<(String, Guess), RuntimeError> {
-    let opts = SessionOptions { model: "inspect".into(), providers: vec![Provider::Cpu], device_id: 0, threads: Some(1) };
+    let opts = SessionOptions {
+        model: "inspect".into(),
+        providers: vec![Provider::Cpu],
+        device_id: 0,
+        threads: Some(1),
+    };
     let (session, _) = session::build(path, &opts, None)?;
     let meta = read_meta(&session);
     let mut s = String::new();
@@ -73,7 +94,11 @@ pub fn inspect(path: &Path) -> Result<(String, Guess), RuntimeError> {
     let _ = writeln!(s, "inputs:  {}", describe_outlets(session.inputs()));
     let _ = writeln!(s, "outputs: {}", describe_outlets(session.outputs()));
     if let Ok(md) = session.metadata() {
-        for (k, v) in [("producer", md.producer()), ("description", md.description()), ("graph", md.name())] {
+        for (k, v) in [
+            ("producer", md.producer()),
+            ("description", md.description()),
+            ("graph", md.name()),
+        ] {
             if let Some(v) = v.filter(|v| !v.is_empty()) {
                 let _ = writeln!(s, "{k}: {v}");
             }
@@ -84,7 +109,15 @@ pub fn inspect(path: &Path) -> Result<(String, Guess), RuntimeError> {
     if !keys.is_empty() {
         let _ = writeln!(s, "metadata:");
         for (k, v) in keys {
-            let v = if v.len() > 120 { format!("{}... ({} chars)", &v[..v.floor_char_boundary(117)], v.len()) } else { v.clone() };
+            let v = if v.len() > 120 {
+                format!(
+                    "{}... ({} chars)",
+                    &v[..v.floor_char_boundary(117)],
+                    v.len()
+                )
+            } else {
+                v.clone()
+            };
             let _ = writeln!(s, "  {k}: {v}");
         }
     }
@@ -106,7 +139,13 @@ pub fn inspect(path: &Path) -> Result<(String, Guess), RuntimeError> {
         }
     }
     if let Some(n) = &meta.names {
-        let _ = writeln!(s, "classes: {} from metadata ({}{})", n.len(), n.iter().take(8).cloned().collect::<Vec<_>>().join(", "), if n.len() > 8 { ", ..." } else { "" });
+        let _ = writeln!(
+            s,
+            "classes: {} from metadata ({}{})",
+            n.len(),
+            n.iter().take(8).cloned().collect::<Vec<_>>().join(", "),
+            if n.len() > 8 { ", ..." } else { "" }
+        );
     }
     Ok((s, g))
 }

@@ -21,7 +21,11 @@ pub enum ScoreRule {
     /// The best class score alone (YOLOv8: no objectness).
     Class,
     /// `obj^a * cls^b` (FastestDet: a = 0.6, b = 0.4).
-    WeightedProduct { obj_channel: usize, obj_exp: f32, cls_exp: f32 },
+    WeightedProduct {
+        obj_channel: usize,
+        obj_exp: f32,
+        cls_exp: f32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,12 +54,19 @@ pub struct LayoutMismatch(pub String);
 impl Layout {
     /// The layout `format` gives for an output of `shape` (`-1` for dynamic axes); `nc` is the
     /// number of class names when known.
-    pub fn resolve(format: DetectFormat, output: usize, shape: &[i64], nc: Option<usize>) -> Result<Layout, LayoutMismatch> {
+    pub fn resolve(
+        format: DetectFormat,
+        output: usize,
+        shape: &[i64],
+        nc: Option<usize>,
+    ) -> Result<Layout, LayoutMismatch> {
         let bad = |why: &str| LayoutMismatch(format!("output {output} has shape {shape:?}: {why}"));
         match format {
             DetectFormat::Yolov8 => {
                 let [b, a, c] = shape else {
-                    return Err(bad("the yolov8 layout is [1, 4+nc, N] or [1, N, 4+nc] (3 axes)"));
+                    return Err(bad(
+                        "the yolov8 layout is [1, 4+nc, N] or [1, N, 4+nc] (3 axes)",
+                    ));
                 };
                 if *b != 1 && *b != -1 {
                     return Err(bad("batch axis must be 1"));
@@ -66,7 +77,10 @@ impl Layout {
                     Some(n) if a == 4 + n as i64 && c != 4 + n as i64 => true,
                     Some(n) if c == 4 + n as i64 && a != 4 + n as i64 => false,
                     Some(n) if a != 4 + n as i64 && c != 4 + n as i64 => {
-                        return Err(bad(&format!("{n} class names need an axis of {} (4 box + {n} class channels); set `classes` to the model's classes", 4 + n)));
+                        return Err(bad(&format!(
+                            "{n} class names need an axis of {} (4 box + {n} class channels); set `classes` to the model's classes",
+                            4 + n
+                        )));
                     }
                     _ => c < 0 || (a > 0 && a <= c),
                 };
@@ -77,7 +91,11 @@ impl Layout {
                 let channels = channels as usize;
                 // Candidates may be dynamic (-1): strides are fixed up per run.
                 let candidates = candidates.max(0) as usize;
-                let (cand_stride, chan_stride) = if channels_first { (1, candidates) } else { (channels, 1) };
+                let (cand_stride, chan_stride) = if channels_first {
+                    (1, candidates)
+                } else {
+                    (channels, 1)
+                };
                 Ok(Layout {
                     format,
                     output,
@@ -106,7 +124,9 @@ impl Layout {
                 if let Some(n) = nc
                     && n != nc_model
                 {
-                    return Err(bad(&format!("{nc_model} class channels but {n} class names; set `classes` to the model's {nc_model} classes")));
+                    return Err(bad(&format!(
+                        "{nc_model} class channels but {n} class names; set `classes` to the model's {nc_model} classes"
+                    )));
                 }
                 let (gh, gw) = (*gh as usize, *gw as usize);
                 Ok(Layout {
@@ -118,7 +138,11 @@ impl Layout {
                     chan_stride: gh * gw,
                     box_channel: 1,
                     boxes: BoxEncoding::GridTanhSigmoid { gw, gh },
-                    score: ScoreRule::WeightedProduct { obj_channel: 0, obj_exp: 0.6, cls_exp: 0.4 },
+                    score: ScoreRule::WeightedProduct {
+                        obj_channel: 0,
+                        obj_exp: 0.6,
+                        cls_exp: 0.4,
+                    },
                     class_channel: 5,
                     num_classes: nc_model,
                 })
@@ -131,12 +155,17 @@ impl Layout {
         let mut l = self.clone();
         if self.format == DetectFormat::Yolov8 {
             let [_, a, c] = shape else {
-                return Err(LayoutMismatch(format!("output shape {shape:?} changed rank")));
+                return Err(LayoutMismatch(format!(
+                    "output shape {shape:?} changed rank"
+                )));
             };
             let channels_first = self.chan_stride != 1;
             let (ch, n) = if channels_first { (*a, *c) } else { (*c, *a) };
             if ch as usize != self.channels {
-                return Err(LayoutMismatch(format!("output shape {shape:?} has {ch} channels, expected {}", self.channels)));
+                return Err(LayoutMismatch(format!(
+                    "output shape {shape:?} has {ch} channels, expected {}",
+                    self.channels
+                )));
             }
             l.candidates = n as usize;
             if channels_first {
@@ -176,11 +205,13 @@ impl Layout {
             }
             let score = match self.score {
                 ScoreRule::Class => best,
-                ScoreRule::WeightedProduct { obj_channel, obj_exp, cls_exp } => {
-                    at(i, obj_channel).powf(obj_exp) * best.max(0.0).powf(cls_exp)
-                }
+                ScoreRule::WeightedProduct {
+                    obj_channel,
+                    obj_exp,
+                    cls_exp,
+                } => at(i, obj_channel).powf(obj_exp) * best.max(0.0).powf(cls_exp),
             };
-            if !(score > threshold) || keep.is_some_and(|k| !k[best_c]) {
+            if score.is_nan() || score <= threshold || keep.is_some_and(|k| !k[best_c]) {
                 continue;
             }
             let b = self.box_channel;
@@ -213,14 +244,29 @@ mod tests {
     #[test]
     fn yolov8_axes_are_found_both_ways() {
         let l = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 84, 8400], None).unwrap();
-        assert_eq!((l.channels, l.candidates, l.cand_stride, l.chan_stride, l.num_classes), (84, 8400, 1, 8400, 80));
+        assert_eq!(
+            (
+                l.channels,
+                l.candidates,
+                l.cand_stride,
+                l.chan_stride,
+                l.num_classes
+            ),
+            (84, 8400, 1, 8400, 80)
+        );
         let t = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 8400, 84], None).unwrap();
-        assert_eq!((t.channels, t.candidates, t.cand_stride, t.chan_stride), (84, 8400, 84, 1));
+        assert_eq!(
+            (t.channels, t.candidates, t.cand_stride, t.chan_stride),
+            (84, 8400, 84, 1)
+        );
         // Class names decide when the shape alone is ambiguous-looking.
         let s = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 7, 2100], Some(3)).unwrap();
         assert_eq!(s.num_classes, 3);
         let e = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 84, 8400], Some(3)).unwrap_err();
-        assert!(e.0.contains("[1, 84, 8400]") && e.0.contains("classes"), "{e}");
+        assert!(
+            e.0.contains("[1, 84, 8400]") && e.0.contains("classes"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -234,7 +280,7 @@ mod tests {
     #[test]
     fn yolov8_decode_reads_one_candidate() {
         // 2 candidates, 4 + 2 classes, channels first: candidate 1 is class 1 at 0.9.
-        let l = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 6, 2], None).unwrap();
+        let l = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 6, 2], Some(2)).unwrap();
         #[rustfmt::skip]
         let data = [
             10.0, 100.0, // cx
@@ -246,7 +292,14 @@ mod tests {
         ];
         let mut out = vec![];
         l.decode(&data, 640.0, 640.0, 0.25, None, &mut out);
-        assert_eq!(out, vec![Candidate { class_id: 1, score: 0.9, bbox: [90.0, 45.0, 110.0, 55.0] }]);
+        assert_eq!(
+            out,
+            vec![Candidate {
+                class_id: 1,
+                score: 0.9,
+                bbox: [90.0, 45.0, 110.0, 55.0]
+            }]
+        );
         out.clear();
         l.decode(&data, 640.0, 640.0, 0.25, Some(&[true, false]), &mut out);
         assert!(out.is_empty(), "class filter applies");

@@ -27,16 +27,22 @@ impl ModelMeta {
                     _ => None,
                 }
             }),
-            stride: raw.get("stride").and_then(|s| parse_ints(s).first().copied()),
+            stride: raw
+                .get("stride")
+                .and_then(|s| parse_ints(s).first().copied()),
             task: raw.get("task").cloned(),
-            end2end: raw.get("end2end").is_some_and(|s| s.eq_ignore_ascii_case("true")),
+            end2end: raw
+                .get("end2end")
+                .is_some_and(|s| s.eq_ignore_ascii_case("true")),
             raw,
         }
     }
 }
 
 fn parse_ints(s: &str) -> Vec<u32> {
-    s.split(|c: char| !c.is_ascii_digit()).filter_map(|t| t.parse().ok()).collect()
+    s.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|t| t.parse().ok())
+        .collect()
 }
 
 /// `{0: 'person', 1: "it's"}` -> names by index; also accepts a JSON list or object.
@@ -101,16 +107,28 @@ mod tests {
             parse_names("{0: 'person', 1: 'traffic light', 2: \"it's\"}"),
             Some(vec!["person".into(), "traffic light".into(), "it's".into()])
         );
-        assert_eq!(parse_names("{'0': 'a', '1': 'b'}"), Some(vec!["a".into(), "b".into()]));
-        assert_eq!(parse_names("[\"a\", \"b\"]"), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            parse_names("{'0': 'a', '1': 'b'}"),
+            Some(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            parse_names("[\"a\", \"b\"]"),
+            Some(vec!["a".into(), "b".into()])
+        );
         assert_eq!(parse_names("{0: 'a', 2: 'c'}"), None, "gaps are not a list");
         assert_eq!(parse_names("nonsense"), None);
     }
 
     #[test]
     fn imgsz_and_stride() {
-        let raw: HashMap<String, String> =
-            [("imgsz", "[320, 640]"), ("stride", "32"), ("task", "detect")].iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let raw: HashMap<String, String> = [
+            ("imgsz", "[320, 640]"),
+            ("stride", "32"),
+            ("task", "detect"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
         let m = ModelMeta::from_map(raw);
         assert_eq!(m.imgsz, Some([320, 640]));
         assert_eq!(m.stride, Some(32));

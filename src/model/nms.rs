@@ -46,7 +46,11 @@ mod tests {
     use super::*;
 
     fn c(class_id: u32, score: f32, bbox: [f32; 4]) -> Candidate {
-        Candidate { class_id, score, bbox }
+        Candidate {
+            class_id,
+            score,
+            bbox,
+        }
     }
 
     #[test]
@@ -72,11 +76,25 @@ mod tests {
     #[test]
     fn threshold_is_strict_and_max_caps() {
         // IoU exactly 1/3: kept at threshold 1/3 (suppression needs IoU above it).
-        let mut v = vec![c(0, 0.9, [0.0, 0.0, 10.0, 10.0]), c(0, 0.8, [5.0, 0.0, 15.0, 10.0])];
+        let mut v = vec![
+            c(0, 0.9, [0.0, 0.0, 10.0, 10.0]),
+            c(0, 0.8, [5.0, 0.0, 15.0, 10.0]),
+        ];
         nms(&mut v, 0.34, 300);
         assert_eq!(v.len(), 2);
-        let mut v: Vec<_> = (0..10).map(|i| c(0, i as f32, [i as f32 * 20.0, 0.0, i as f32 * 20.0 + 10.0, 10.0])).collect();
+        let mut v: Vec<_> = (0..10)
+            .map(|i| {
+                c(
+                    0,
+                    i as f32,
+                    [i as f32 * 20.0, 0.0, i as f32 * 20.0 + 10.0, 10.0],
+                )
+            })
+            .collect();
         nms(&mut v, 0.45, 3);
-        assert_eq!(v.iter().map(|d| d.score).collect::<Vec<_>>(), vec![9.0, 8.0, 7.0]);
+        assert_eq!(
+            v.iter().map(|d| d.score).collect::<Vec<_>>(),
+            vec![9.0, 8.0, 7.0]
+        );
     }
 }

@@ -59,13 +59,19 @@ impl Geometry {
     /// Model-input pixels -> source-frame pixels (not clamped).
     #[inline]
     pub fn to_source(&self, x: f32, y: f32) -> (f32, f32) {
-        ((x - self.pad_left as f32) / self.scale_x, (y - self.pad_top as f32) / self.scale_y)
+        (
+            (x - self.pad_left as f32) / self.scale_x,
+            (y - self.pad_top as f32) / self.scale_y,
+        )
     }
 
     /// Source-frame pixels -> model-input pixels.
     #[inline]
     pub fn to_input(&self, x: f32, y: f32) -> (f32, f32) {
-        (x * self.scale_x + self.pad_left as f32, y * self.scale_y + self.pad_top as f32)
+        (
+            x * self.scale_x + self.pad_left as f32,
+            y * self.scale_y + self.pad_top as f32,
+        )
     }
 
     /// A box from model-input pixels to source pixels, clamped to the frame.
@@ -73,7 +79,12 @@ impl Geometry {
         let (x1, y1) = self.to_source(b[0], b[1]);
         let (x2, y2) = self.to_source(b[2], b[3]);
         let (w, h) = (self.src_w as f32, self.src_h as f32);
-        [x1.clamp(0.0, w), y1.clamp(0.0, h), x2.clamp(0.0, w), y2.clamp(0.0, h)]
+        [
+            x1.clamp(0.0, w),
+            y1.clamp(0.0, h),
+            x2.clamp(0.0, w),
+            y2.clamp(0.0, h),
+        ]
     }
 }
 
@@ -116,7 +127,11 @@ impl Preprocessor {
                 *out = (v as f32 * spec.scale - spec.mean[c]) / spec.std[c];
             }
         }
-        Preprocessor { spec, lut, resized: Mat::default() }
+        Preprocessor {
+            spec,
+            lut,
+            resized: Mat::default(),
+        }
     }
 
     pub fn spec(&self) -> &InputSpec {
@@ -124,11 +139,21 @@ impl Preprocessor {
     }
 
     /// Fills `out` (length `3 * w * h`, NCHW) from a packed BGR image; returns the geometry.
-    pub fn run(&mut self, bgr: &[u8], width: u32, height: u32, out: &mut [f32]) -> Result<Geometry, PreprocessError> {
+    pub fn run(
+        &mut self,
+        bgr: &[u8],
+        width: u32,
+        height: u32,
+        out: &mut [f32],
+    ) -> Result<Geometry, PreprocessError> {
         let s = &self.spec;
         let g = Geometry::new(s.resize, width, height, s.width, s.height);
         assert_eq!(bgr.len(), (width * height * 3) as usize, "packed BGR frame");
-        assert_eq!(out.len(), s.tensor_len(), "tensor buffer sized for the model input");
+        assert_eq!(
+            out.len(),
+            s.tensor_len(),
+            "tensor buffer sized for the model input"
+        );
         // SAFETY: `bgr` outlives `src`, which only reads it; the step is the packed row length.
         let src = unsafe {
             Mat::new_rows_cols_with_data_unsafe(
@@ -202,15 +227,30 @@ mod tests {
     use super::*;
 
     fn spec(resize: ResizeMode, color: ColorOrder, w: u32, h: u32) -> InputSpec {
-        InputSpec { width: w, height: h, resize, pad_value: 114, color, scale: 1.0 / 255.0, mean: [0.0; 3], std: [1.0; 3] }
+        InputSpec {
+            width: w,
+            height: h,
+            resize,
+            pad_value: 114,
+            color,
+            scale: 1.0 / 255.0,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+        }
     }
 
     #[test]
     fn letterbox_geometry_centres_and_inverts() {
         let g = Geometry::new(ResizeMode::Letterbox, 960, 540, 640, 640);
-        assert_eq!((g.new_w, g.new_h, g.pad_left, g.pad_top), (640, 360, 0, 140));
+        assert_eq!(
+            (g.new_w, g.new_h, g.pad_left, g.pad_top),
+            (640, 360, 0, 140)
+        );
         let (x, y) = g.to_source(320.0, 320.0);
-        assert!((x - 480.0).abs() < 1e-3 && (y - 270.0).abs() < 1e-3, "{x},{y}");
+        assert!(
+            (x - 480.0).abs() < 1e-3 && (y - 270.0).abs() < 1e-3,
+            "{x},{y}"
+        );
         for (sx, sy) in [(0.0, 0.0), (959.0, 539.0), (123.4, 456.7)] {
             let (ix, iy) = g.to_input(sx, sy);
             let (bx, by) = g.to_source(ix, iy);
@@ -220,7 +260,10 @@ mod tests {
         let g = Geometry::new(ResizeMode::Letterbox, 540, 960, 320, 320);
         assert_eq!((g.new_w, g.new_h, g.pad_left, g.pad_top), (180, 320, 70, 0));
         // Boxes in the padding clamp to the frame.
-        assert_eq!(g.box_to_source([0.0, 0.0, 320.0, 320.0]), [0.0, 0.0, 540.0, 960.0]);
+        assert_eq!(
+            g.box_to_source([0.0, 0.0, 320.0, 320.0]),
+            [0.0, 0.0, 540.0, 960.0]
+        );
     }
 
     #[test]
@@ -239,17 +282,19 @@ mod tests {
         let g = p.run(&bgr, 4, 2, &mut out).unwrap();
         assert_eq!((g.pad_top, g.new_h), (1, 2));
         let pad = 114.0 / 255.0;
-        let at = |c: usize, y: usize, x: usize| out[c * 16 + y * 4 + x];
+        let at = |out: &[f32], c: usize, y: usize, x: usize| out[c * 16 + y * 4 + x];
         for x in 0..4 {
-            assert!((at(0, 0, x) - pad).abs() < 1e-6 && (at(2, 3, x) - pad).abs() < 1e-6);
+            assert!(
+                (at(&out, 0, 0, x) - pad).abs() < 1e-6 && (at(&out, 2, 3, x) - pad).abs() < 1e-6
+            );
             // RGB: channel 2 is blue.
-            assert_eq!(at(2, 1, x), 1.0);
-            assert_eq!(at(0, 1, x), 0.0);
+            assert_eq!(at(&out, 2, 1, x), 1.0);
+            assert_eq!(at(&out, 0, 1, x), 0.0);
         }
         // BGR keeps blue first.
         let mut p = Preprocessor::new(spec(ResizeMode::Letterbox, ColorOrder::Bgr, 4, 4));
         p.run(&bgr, 4, 2, &mut out).unwrap();
-        assert_eq!(at(0, 2, 0), 1.0);
+        assert_eq!(at(&out, 0, 2, 0), 1.0);
     }
 
     #[test]

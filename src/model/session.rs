@@ -15,14 +15,26 @@ pub enum RuntimeError {
         "cannot load the ONNX Runtime library from {path} (taken from {origin}): {reason}\n  fix: run the README's setup command (it installs the library from the PyPI wheel onnxruntime==1.31.1 to /opt/perceptd/lib), \
 or set ORT_DYLIB_PATH or `runtime.onnxruntime` to a libonnxruntime.so of version 1.31 or newer"
     )]
-    Library { path: PathBuf, origin: &'static str, reason: String },
-    #[error("ONNX Runtime was already loaded from {loaded}; one process uses one library, so {wanted} cannot be used too")]
+    Library {
+        path: PathBuf,
+        origin: &'static str,
+        reason: String,
+    },
+    #[error(
+        "ONNX Runtime was already loaded from {loaded}; one process uses one library, so {wanted} cannot be used too"
+    )]
     Conflict { loaded: PathBuf, wanted: PathBuf },
     #[error("ONNX Runtime: {0}")]
     Ort(String),
     #[error("model {model}: cannot load {path}: {reason}")]
-    Model { model: String, path: PathBuf, reason: String },
-    #[error("model {model}: no execution provider could be registered (tried {tried}); add `cpu` to `providers`")]
+    Model {
+        model: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error(
+        "model {model}: no execution provider could be registered (tried {tried}); add `cpu` to `providers`"
+    )]
     NoProvider { model: String, tried: String },
 }
 
@@ -42,15 +54,25 @@ pub fn init(lib: &OrtLibrary) -> Result<(), RuntimeError> {
         return if loaded == &lib.path {
             Ok(())
         } else {
-            Err(RuntimeError::Conflict { loaded: loaded.clone(), wanted: lib.path.clone() })
+            Err(RuntimeError::Conflict {
+                loaded: loaded.clone(),
+                wanted: lib.path.clone(),
+            })
         };
     }
-    let err = |reason: String| RuntimeError::Library { path: lib.path.clone(), origin: origin_text(lib.origin), reason };
+    let err = |reason: String| RuntimeError::Library {
+        path: lib.path.clone(),
+        origin: origin_text(lib.origin),
+        reason,
+    };
     if !lib.path.exists() {
         return Err(err("the file does not exist".into()));
     }
     let builder = ort::init_from(&lib.path).map_err(|e| err(e.to_string()))?;
-    let env = builder.with_name("perceptd").build().map_err(|e| RuntimeError::Ort(e.to_string()))?;
+    let env = builder
+        .with_name("perceptd")
+        .build()
+        .map_err(|e| RuntimeError::Ort(e.to_string()))?;
     let _ = LOADED.set((lib.path.clone(), env));
     Ok(())
 }
@@ -74,7 +96,9 @@ pub fn provider_name(p: Provider) -> &'static str {
 
 fn dispatch(p: Provider, device_id: i32) -> ExecutionProviderDispatch {
     match p {
-        Provider::Tensorrt => ort::ep::TensorRT::default().with_device_id(device_id).build(),
+        Provider::Tensorrt => ort::ep::TensorRT::default()
+            .with_device_id(device_id)
+            .build(),
         Provider::Cuda => ort::ep::CUDA::default().with_device_id(device_id).build(),
         Provider::Cpu => ort::ep::CPU::default().build(),
     }
@@ -83,9 +107,13 @@ fn dispatch(p: Provider, device_id: i32) -> ExecutionProviderDispatch {
 
 fn builder(opts: &SessionOptions) -> Result<SessionBuilder, RuntimeError> {
     let e = |e: ort::Error<SessionBuilder>| RuntimeError::Ort(e.to_string());
-    let (_, env) = LOADED.get().ok_or_else(|| RuntimeError::Ort("the ONNX Runtime library is not loaded yet".into()))?;
+    let (_, env) = LOADED
+        .get()
+        .ok_or_else(|| RuntimeError::Ort("the ONNX Runtime library is not loaded yet".into()))?;
     let mut b = Session::builder(env).map_err(|e| RuntimeError::Ort(e.to_string()))?;
-    b = b.with_optimization_level(GraphOptimizationLevel::All).map_err(e)?;
+    b = b
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(e)?;
     if let Some(t) = opts.threads {
         b = b.with_intra_threads(t).map_err(e)?;
     }
@@ -97,7 +125,11 @@ fn builder(opts: &SessionOptions) -> Result<SessionBuilder, RuntimeError> {
 
 /// Builds a session on the first provider that registers, in the configured order. Returns the
 /// session and the provider in use; every provider that failed is logged and counted.
-pub fn build(path: &Path, opts: &SessionOptions, metrics: Option<&Metrics>) -> Result<(Session, Provider), RuntimeError> {
+pub fn build(
+    path: &Path,
+    opts: &SessionOptions,
+    metrics: Option<&Metrics>,
+) -> Result<(Session, Provider), RuntimeError> {
     let mut b = builder(opts)?;
     let mut chosen = None;
     for &p in &opts.providers {
@@ -109,14 +141,19 @@ pub fn build(path: &Path, opts: &SessionOptions, metrics: Option<&Metrics>) -> R
             Err(e) => {
                 tracing::warn!(model = %opts.model, provider = provider_name(p), error = %e, "execution provider failed to register; trying the next one");
                 if let Some(m) = metrics {
-                    m.provider_fallbacks.with_label_values(&[&opts.model, provider_name(p)]).inc();
+                    m.provider_fallbacks
+                        .with_label_values(&[&opts.model, provider_name(p)])
+                        .inc();
                 }
             }
         }
     }
     let Some(provider) = chosen else {
         let tried: Vec<_> = opts.providers.iter().map(|p| provider_name(*p)).collect();
-        return Err(RuntimeError::NoProvider { model: opts.model.clone(), tried: tried.join(", ") });
+        return Err(RuntimeError::NoProvider {
+            model: opts.model.clone(),
+            tried: tried.join(", "),
+        });
     };
     let session = b.commit_from_file(path).map_err(|e| RuntimeError::Model {
         model: opts.model.clone(),
@@ -125,7 +162,9 @@ pub fn build(path: &Path, opts: &SessionOptions, metrics: Option<&Metrics>) -> R
     })?;
     if let Some(m) = metrics {
         for p in [Provider::Tensorrt, Provider::Cuda, Provider::Cpu] {
-            m.model_provider.with_label_values(&[&opts.model, provider_name(p)]).set((p == provider) as i64);
+            m.model_provider
+                .with_label_values(&[&opts.model, provider_name(p)])
+                .set((p == provider) as i64);
         }
     }
     tracing::info!(model = %opts.model, provider = provider_name(provider), "session ready");

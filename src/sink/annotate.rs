@@ -27,21 +27,51 @@ pub fn draw(frame: &mut Frame, label_buf: &mut String) -> Result<(), opencv::Err
     let (w, h) = (frame.width as i32, frame.height as i32);
     // SAFETY: the image outlives `mat`, is packed BGR of w x h, and nothing else touches it meanwhile.
     let mut mat = unsafe {
-        Mat::new_rows_cols_with_data_unsafe(h, w, opencv::core::CV_8UC3, frame.image.as_mut_ptr() as *mut std::ffi::c_void, (w * 3) as usize)?
+        Mat::new_rows_cols_with_data_unsafe(
+            h,
+            w,
+            opencv::core::CV_8UC3,
+            frame.image.as_mut_ptr() as *mut std::ffi::c_void,
+            (w * 3) as usize,
+        )?
     };
     let thickness = ((w.min(h) as f32 / 360.0).round() as i32).max(1);
     let font_scale = (w.min(h) as f64 / 900.0).max(0.4);
     for d in &frame.detections {
         let color = class_color(d.class_id);
         let [x1, y1, x2, y2] = d.bbox.map(|v| v.round() as i32);
-        imgproc::rectangle(&mut mat, Rect::new(x1, y1, (x2 - x1).max(1), (y2 - y1).max(1)), color, thickness, imgproc::LINE_8, 0)?;
+        imgproc::rectangle(
+            &mut mat,
+            Rect::new(x1, y1, (x2 - x1).max(1), (y2 - y1).max(1)),
+            color,
+            thickness,
+            imgproc::LINE_8,
+            0,
+        )?;
         label_buf.clear();
         use std::fmt::Write;
         let _ = write!(label_buf, "{} {:.2}", d.label, d.score);
         let mut baseline = 0;
-        let size = imgproc::get_text_size(label_buf, imgproc::FONT_HERSHEY_SIMPLEX, font_scale, 1, &mut baseline)?;
-        let ty = if y1 - size.height - 4 >= 0 { y1 - size.height - 4 } else { y1 };
-        imgproc::rectangle(&mut mat, Rect::new(x1, ty, size.width + 4, size.height + baseline + 2), color, imgproc::FILLED, imgproc::LINE_8, 0)?;
+        let size = imgproc::get_text_size(
+            label_buf,
+            imgproc::FONT_HERSHEY_SIMPLEX,
+            font_scale,
+            1,
+            &mut baseline,
+        )?;
+        let ty = if y1 - size.height - 4 >= 0 {
+            y1 - size.height - 4
+        } else {
+            y1
+        };
+        imgproc::rectangle(
+            &mut mat,
+            Rect::new(x1, ty, size.width + 4, size.height + baseline + 2),
+            color,
+            imgproc::FILLED,
+            imgproc::LINE_8,
+            0,
+        )?;
         imgproc::put_text(
             &mut mat,
             label_buf,

@@ -36,12 +36,20 @@ pub struct JsonlSink {
 
 impl JsonlSink {
     pub fn create(path: &Path, pipeline: &str) -> Result<JsonlSink, SinkError> {
-        let io = |e: std::io::Error| SinkError::Io { path: path.display().to_string(), reason: format!("cannot create: {e}") };
+        let io = |e: std::io::Error| SinkError::Io {
+            path: path.display().to_string(),
+            reason: format!("cannot create: {e}"),
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
         let file = File::create(path).map_err(io)?;
-        Ok(JsonlSink { path: path.to_path_buf(), file, pipeline: pipeline.to_string(), line: Vec::with_capacity(4096) })
+        Ok(JsonlSink {
+            path: path.to_path_buf(),
+            file,
+            pipeline: pipeline.to_string(),
+            line: Vec::with_capacity(4096),
+        })
     }
 
     pub fn write(&mut self, f: &Frame) -> Result<(), SinkError> {
@@ -55,15 +63,21 @@ impl JsonlSink {
             detections: f
                 .detections
                 .iter()
-                .map(|d| DetectionRecord { class_id: d.class_id, label: &d.label, score: d.score, bbox: d.bbox })
+                .map(|d| DetectionRecord {
+                    class_id: d.class_id,
+                    label: &d.label,
+                    score: d.score,
+                    bbox: d.bbox,
+                })
                 .collect(),
         };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &rec).expect("records serialise");
         self.line.push(b'\n');
         // One write per line: a reader never sees a partial record before the newline lands.
-        self.file
-            .write_all(&self.line)
-            .map_err(|e| SinkError::Io { path: self.path.display().to_string(), reason: format!("write failed: {e}") })
+        self.file.write_all(&self.line).map_err(|e| SinkError::Io {
+            path: self.path.display().to_string(),
+            reason: format!("write failed: {e}"),
+        })
     }
 }

@@ -14,6 +14,7 @@ pub struct VideoSink {
     path: PathBuf,
     speed_preset: String,
     bitrate_kbps: u32,
+    nice: i32,
     running: Option<(gst::Pipeline, gst_app::AppSrc)>,
     /// PTS of the last buffer pushed, to keep timestamps increasing.
     last_pts: Option<u64>,
@@ -22,15 +23,36 @@ pub struct VideoSink {
 }
 
 impl VideoSink {
-    pub fn new(path: &Path, speed_preset: &str, bitrate_kbps: u32) -> Result<VideoSink, SinkError> {
+    /// The encoder's threads run at `nice`.
+    pub fn new(
+        path: &Path,
+        speed_preset: &str,
+        bitrate_kbps: u32,
+        nice: i32,
+    ) -> Result<VideoSink, SinkError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| SinkError::Io { path: path.display().to_string(), reason: format!("cannot create folder: {e}") })?;
+            std::fs::create_dir_all(dir).map_err(|e| SinkError::Io {
+                path: path.display().to_string(),
+                reason: format!("cannot create folder: {e}"),
+            })?;
         }
-        Ok(VideoSink { path: path.to_path_buf(), speed_preset: speed_preset.into(), bitrate_kbps, running: None, last_pts: None, frame_ns: 0, pushed: 0 })
+        Ok(VideoSink {
+            path: path.to_path_buf(),
+            speed_preset: speed_preset.into(),
+            bitrate_kbps,
+            nice,
+            running: None,
+            last_pts: None,
+            frame_ns: 0,
+            pushed: 0,
+        })
     }
 
     fn err(&self, reason: impl std::fmt::Display) -> SinkError {
-        SinkError::Video { path: self.path.display().to_string(), reason: reason.to_string() }
+        SinkError::Video {
+            path: self.path.display().to_string(),
+            reason: reason.to_string(),
+        }
     }
 
     /// Builds the encoder for the first frame's size and rate.
@@ -57,7 +79,10 @@ impl VideoSink {
             .by_name("src")
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
             .ok_or_else(|| self.err("no appsrc"))?;
-        pipeline.set_state(gst::State::Playing).map_err(|e| self.err(format!("cannot start encoder: {e}")))?;
+        crate::graph::priority::lower_streaming_threads(&pipeline, self.nice);
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| self.err(format!("cannot start encoder: {e}")))?;
         self.running = Some((pipeline, src));
         Ok(())
     }
@@ -83,28 +108,41 @@ impl VideoSink {
             b.set_duration(gst::ClockTime::from_nseconds(self.frame_ns));
         }
         let (_, src) = self.running.as_ref().expect("started above");
-        src.push_buffer(buffer).map_err(|e| self.err(format!("encoder refused a frame: {e:?}")))?;
+        src.push_buffer(buffer)
+            .map_err(|e| self.err(format!("encoder refused a frame: {e:?}")))?;
         self.pushed += 1;
         Ok(())
     }
 
     fn check_bus(&self) -> Result<(), SinkError> {
-        let Some((p, _)) = &self.running else { return Ok(()) };
+        let Some((p, _)) = &self.running else {
+            return Ok(());
+        };
         if let Some(bus) = p.bus()
             && let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
             && let gst::MessageView::Error(e) = msg.view()
         {
-            return Err(self.err(format!("{}: {} ({})", e.src().map(|s| s.path_string().to_string()).unwrap_or_default(), e.error(), e.debug().unwrap_or_default())));
+            return Err(self.err(format!(
+                "{}: {} ({})",
+                e.src()
+                    .map(|s| s.path_string().to_string())
+                    .unwrap_or_default(),
+                e.error(),
+                e.debug().unwrap_or_default()
+            )));
         }
         Ok(())
     }
 
     /// Ends the stream and waits until the MP4 is finalised.
     pub fn finish(&mut self) -> Result<u64, SinkError> {
-        let Some((pipeline, src)) = self.running.take() else { return Ok(0) };
+        let Some((pipeline, src)) = self.running.take() else {
+            return Ok(0);
+        };
         let _ = src.end_of_stream();
         let bus = pipeline.bus().ok_or_else(|| self.err("no bus"))?;
-        let mut result = Err(self.err("the encoder did not finish within 60 s; the file may be incomplete"));
+        let mut result =
+            Err(self.err("the encoder did not finish within 60 s; the file may be incomplete"));
         for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
             match msg.view() {
                 gst::MessageView::Eos(_) => {
@@ -112,7 +150,8 @@ impl VideoSink {
                     break;
                 }
                 gst::MessageView::Error(e) => {
-                    result = Err(self.err(format!("{} ({})", e.error(), e.debug().unwrap_or_default())));
+                    result =
+                        Err(self.err(format!("{} ({})", e.error(), e.debug().unwrap_or_default())));
                     break;
                 }
                 _ => {}

@@ -20,9 +20,18 @@ pub enum SourceError {
     #[error("GStreamer could not start: {0}; install the GStreamer packages the README lists")]
     Init(String),
     #[error("source {stream}: cannot build the GStreamer pipeline `{launch}`: {reason}")]
-    Build { stream: String, launch: String, reason: String },
+    Build {
+        stream: String,
+        launch: String,
+        reason: String,
+    },
     #[error("source {stream}: {element}: {message}{hint}")]
-    Stream { stream: String, element: String, message: String, hint: &'static str },
+    Stream {
+        stream: String,
+        element: String,
+        message: String,
+        hint: &'static str,
+    },
     #[error("source {stream}: {0}", stream = .1)]
     Frame(String, String),
 }
@@ -42,9 +51,17 @@ pub fn launch_line(kind: &SourceKind) -> String {
             "filesrc location={} ! decodebin name=perceptd_dec ! queue max-size-buffers=4 ! videoconvert",
             quote(&p.to_string_lossy())
         ),
-        SourceKind::Test { pattern, num_frames, width, height, fps } => format!(
+        SourceKind::Test {
+            pattern,
+            num_frames,
+            width,
+            height,
+            fps,
+        } => format!(
             "videotestsrc pattern={pattern} {} ! video/x-raw,width={width},height={height},framerate={fps}/1 ! videoconvert",
-            num_frames.map(|n| format!("num-buffers={n}")).unwrap_or_default()
+            num_frames
+                .map(|n| format!("num-buffers={n}"))
+                .unwrap_or_default()
         ),
         SourceKind::Launch(l) => format!("{l} ! queue max-size-buffers=4 ! videoconvert"),
     }
@@ -62,13 +79,22 @@ pub struct Source {
 }
 
 impl Source {
-    pub fn open(spec: &SourceSpec, stop: Arc<AtomicBool>) -> Result<Source, SourceError> {
+    /// Opens and starts the source; its streaming threads run at `nice`.
+    pub fn open(
+        spec: &SourceSpec,
+        stop: Arc<AtomicBool>,
+        nice: i32,
+    ) -> Result<Source, SourceError> {
         init()?;
         let launch = format!(
             "{} ! video/x-raw,format=BGR ! appsink name=perceptd_sink sync=false max-buffers=4 drop=false emit-signals=false",
             launch_line(&spec.kind)
         );
-        let build_err = |reason: String| SourceError::Build { stream: spec.stream.clone(), launch: launch.clone(), reason };
+        let build_err = |reason: String| SourceError::Build {
+            stream: spec.stream.clone(),
+            launch: launch.clone(),
+            reason,
+        };
         let pipeline = gst::parse::launch(&launch)
             .map_err(|e| build_err(e.to_string()))?
             .downcast::<gst::Pipeline>()
@@ -86,8 +112,11 @@ impl Source {
             stop,
             launch: launch.clone(),
         };
+        crate::graph::priority::lower_streaming_threads(&src.pipeline, nice);
         if let Err(e) = src.pipeline.set_state(gst::State::Playing) {
-            return Err(src.bus_error().unwrap_or_else(|| build_err(format!("cannot start: {e}"))));
+            return Err(src
+                .bus_error()
+                .unwrap_or_else(|| build_err(format!("cannot start: {e}"))));
         }
         Ok(src)
     }
@@ -101,29 +130,44 @@ impl Source {
         let bus = self.pipeline.bus()?;
         while let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
             if let gst::MessageView::Error(err) = msg.view() {
-                let element = err.src().map(|s| s.path_string().to_string()).unwrap_or_default();
+                let element = err
+                    .src()
+                    .map(|s| s.path_string().to_string())
+                    .unwrap_or_default();
                 let message = format!("{} ({})", err.error(), err.debug().unwrap_or_default());
-                let hint = if message.contains("no suitable plugins") || message.contains("missing") {
+                let hint = if message.contains("no suitable plugins") || message.contains("missing")
+                {
                     "; a decoder is missing: install gstreamer1.0-libav and gstreamer1.0-plugins-{good,bad,ugly}"
-                } else if element.contains("filesrc") || message.contains("not-linked") || element.contains("perceptd_dec") {
+                } else if element.contains("filesrc")
+                    || message.contains("not-linked")
+                    || element.contains("perceptd_dec")
+                {
                     "; check that the file exists and is a video (MP4/MKV/MOV, H.264 or H.265)"
                 } else {
                     ""
                 };
-                return Some(SourceError::Stream { stream: self.stream.to_string(), element, message, hint });
+                return Some(SourceError::Stream {
+                    stream: self.stream.to_string(),
+                    element,
+                    message,
+                    hint,
+                });
             }
         }
         None
     }
 
     /// The next frame; `Ok(None)` at end of stream or when a stop was asked for.
-    pub fn next(&mut self) -> Result<Option<Frame>, SourceError> {
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
         loop {
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(None);
             }
-            match self.sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
-                Some(sample) => return self.to_frame(&sample).map(Some),
+            match self
+                .sink
+                .try_pull_sample(gst::ClockTime::from_mseconds(100))
+            {
+                Some(sample) => return self.make_frame(&sample).map(Some),
                 None => {
                     if let Some(e) = self.bus_error() {
                         return Err(e);
@@ -136,15 +180,23 @@ impl Source {
         }
     }
 
-    fn to_frame(&mut self, sample: &gst::Sample) -> Result<Frame, SourceError> {
+    fn make_frame(&mut self, sample: &gst::Sample) -> Result<Frame, SourceError> {
         let err = |m: String| SourceError::Frame(m, self.stream.to_string());
-        let caps = sample.caps().ok_or_else(|| err("sample without caps".into()))?;
-        let info = gst_video::VideoInfo::from_caps(caps).map_err(|e| err(format!("bad caps: {e}")))?;
-        let buffer = sample.buffer().ok_or_else(|| err("sample without buffer".into()))?;
-        let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|e| err(format!("cannot map frame: {e}")))?;
+        let caps = sample
+            .caps()
+            .ok_or_else(|| err("sample without caps".into()))?;
+        let info =
+            gst_video::VideoInfo::from_caps(caps).map_err(|e| err(format!("bad caps: {e}")))?;
+        let buffer = sample
+            .buffer()
+            .ok_or_else(|| err("sample without buffer".into()))?;
+        let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
+            .map_err(|e| err(format!("cannot map frame: {e}")))?;
         let (w, h) = (info.width() as usize, info.height() as usize);
         let stride = vframe.plane_stride()[0] as usize;
-        let data = vframe.plane_data(0).map_err(|e| err(format!("cannot read frame: {e}")))?;
+        let data = vframe
+            .plane_data(0)
+            .map_err(|e| err(format!("cannot read frame: {e}")))?;
         let row = w * 3;
         let mut image = self.pool.take(|| Vec::with_capacity(row * h));
         image.clear();
@@ -186,7 +238,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Opens a source and reads one frame: proves a launch fragment or file really yields video.
 pub fn probe(spec: &SourceSpec) -> Result<(u32, u32), SourceError> {
     let stop = Arc::new(AtomicBool::new(false));
-    let mut src = Source::open(spec, stop.clone())?;
+    let mut src = Source::open(spec, stop.clone(), 0)?;
     let deadline = Instant::now() + PROBE_TIMEOUT;
     let timer = {
         let stop = stop.clone();
@@ -197,11 +249,14 @@ pub fn probe(spec: &SourceSpec) -> Result<(u32, u32), SourceError> {
             stop.store(true, Ordering::Relaxed);
         })
     };
-    let r = src.next();
+    let r = src.next_frame();
     stop.store(true, Ordering::Relaxed);
     let _ = timer.join();
     match r? {
         Some(f) => Ok((f.width, f.height)),
-        None => Err(SourceError::Frame("no frame arrived (empty stream, or nothing within 10 s)".into(), spec.stream.clone())),
+        None => Err(SourceError::Frame(
+            "no frame arrived (empty stream, or nothing within 10 s)".into(),
+            spec.stream.clone(),
+        )),
     }
 }

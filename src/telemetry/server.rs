@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot listen for /metrics on {addr}: {source}; choose another address with --metrics-addr or runtime.metrics_addr")]
+#[error(
+    "cannot listen for /metrics on {addr}: {source}; choose another address with --metrics-addr or runtime.metrics_addr"
+)]
 pub struct ServeError {
     pub addr: SocketAddr,
     pub source: Box<dyn std::error::Error + Send + Sync>,
@@ -20,7 +22,8 @@ pub struct MetricsServer {
 
 impl MetricsServer {
     pub fn start(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<MetricsServer, ServeError> {
-        let server = Arc::new(tiny_http::Server::http(addr).map_err(|source| ServeError { addr, source })?);
+        let server =
+            Arc::new(tiny_http::Server::http(addr).map_err(|source| ServeError { addr, source })?);
         let bound = server.server_addr().to_ip().unwrap_or(addr);
         let s = server.clone();
         let thread = std::thread::Builder::new()
@@ -36,14 +39,19 @@ impl MetricsServer {
                             .expect("static header");
                             tiny_http::Response::from_string(metrics.render()).with_header(header)
                         }
-                        _ => tiny_http::Response::from_string("not found; try GET /metrics\n").with_status_code(404),
+                        _ => tiny_http::Response::from_string("not found; try GET /metrics\n")
+                            .with_status_code(404),
                     };
                     let _ = req.respond(resp);
                 }
             })
             .expect("spawn metrics thread");
         tracing::info!(addr = %bound, "serving metrics on http://{bound}/metrics");
-        Ok(MetricsServer { server, thread: Some(thread), addr: bound })
+        Ok(MetricsServer {
+            server,
+            thread: Some(thread),
+            addr: bound,
+        })
     }
 }
 

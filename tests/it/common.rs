@@ -1,0 +1,124 @@
+//! Small helpers shared by the integration tests.
+
+use perceptd::config::{LibraryOrigin, OrtLibrary, SourceKind, SourceMode, SourceSpec};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+/// The real test assets. The tests need them: unset is a failure, not a skip.
+pub fn assets() -> PathBuf {
+    let dir = std::env::var("PERCEPTD_ASSETS").expect(
+        "PERCEPTD_ASSETS must name the folder of real test assets (see README: ../shared/assets)",
+    );
+    let p = PathBuf::from(dir);
+    assert!(
+        p.join("FastestDet.onnx").is_file(),
+        "PERCEPTD_ASSETS={} has no FastestDet.onnx",
+        p.display()
+    );
+    p
+}
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn ort_library() -> OrtLibrary {
+    let path = std::env::var("ORT_DYLIB_PATH")
+        .unwrap_or_else(|_| perceptd::config::DEFAULT_ORT_LIBRARY.into());
+    assert!(
+        Path::new(&path).exists(),
+        "ONNX Runtime library {path} missing: run the README's setup command or set ORT_DYLIB_PATH"
+    );
+    OrtLibrary {
+        path: path.into(),
+        origin: LibraryOrigin::EnvVar,
+    }
+}
+
+pub fn init_ort() {
+    perceptd::model::session::init(&ort_library()).expect("ONNX Runtime loads");
+}
+
+/// The perceptd binary with the test environment.
+pub fn perceptd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_perceptd"));
+    c.env("PERCEPTD_ASSETS", assets())
+        .env("ORT_DYLIB_PATH", ort_library().path)
+        .env("RUST_LOG", "warn");
+    c
+}
+
+pub fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("perceptd-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// `GET path` over plain HTTP/1.0; the body, or None when nothing listens.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let (head, body) = buf.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.").then(|| body.to_string())
+}
+
+/// The value of one sample line of a Prometheus text page, e.g.
+/// `perceptd_frames_total{pipeline="p",stage="video",stream="drive"}` (labels in any order).
+pub fn metric(page: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    page.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        let (n, rest) = series.split_once('{').unwrap_or((series, "}"));
+        if n != name {
+            return None;
+        }
+        let all = labels
+            .iter()
+            .all(|(k, v)| rest.contains(&format!("{k}=\"{v}\"")));
+        all.then(|| value.parse().ok()).flatten()
+    })
+}
+
+/// Decodes a video file with perceptd's own file source and counts its frames.
+pub fn count_frames(path: &Path) -> u64 {
+    let spec = SourceSpec {
+        stream: "count".into(),
+        kind: SourceKind::File(path.into()),
+        mode: SourceMode::Replay,
+    };
+    let mut src = perceptd::source::Source::open(&spec, Arc::new(AtomicBool::new(false)), 0)
+        .expect("video opens");
+    let mut n = 0;
+    while src.next_frame().expect("video decodes").is_some() {
+        n += 1;
+    }
+    n
+}
+
+/// Reads a gzip file whole.
+pub fn gunzip(path: &Path) -> Vec<u8> {
+    let mut out = vec![];
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}

@@ -1,0 +1,198 @@
+//! Conformance: perceptd's sessions and decoders against ONNX Runtime in Python and an
+//! independent NumPy decoder (tests/fixtures/make_reference.py), on the same input tensors.
+//! Tolerances: raw outputs 1e-4 absolute, scores 1e-4, boxes 1e-2 px.
+
+use crate::common::*;
+use perceptd::config::{DetectFormat, InputOverrides, ModelSpec, Provider};
+use perceptd::model::Detector;
+use perceptd::model::preprocess::Geometry;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn spec(name: &str, path: PathBuf, format: DetectFormat) -> ModelSpec {
+    ModelSpec {
+        name: name.into(),
+        path,
+        format,
+        classes: None,
+        input: InputOverrides::default(),
+        score_threshold: None,
+        nms_iou: 0.45,
+        max_detections: 300,
+        keep_classes: None,
+        providers: vec![Provider::Cpu],
+        device_id: 0,
+        threads: Some(1),
+    }
+}
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Runs one fixture: model on the stored input, decode of the stored output.
+fn conformance(fixture: &str, model: PathBuf, format: DetectFormat) -> usize {
+    init_ort();
+    let exp: Value = serde_json::from_slice(
+        &std::fs::read(fixtures().join(format!("{fixture}.expected.json"))).unwrap(),
+    )
+    .unwrap();
+    let mut det = Detector::load(&spec(fixture, model, format), None).unwrap();
+    assert!(
+        (det.score_threshold as f64 - exp["score_threshold"].as_f64().unwrap()).abs() < 1e-6,
+        "default threshold matches the reference"
+    );
+
+    // The input tensor: u8 HWC in the model's channel order -> f32 NCHW / 255.
+    let hwc = gunzip(&fixtures().join(format!("{fixture}.input.u8.gz")));
+    let (h, w) = (det.input.height as usize, det.input.width as usize);
+    assert_eq!(hwc.len(), h * w * 3);
+    let mut tensor = vec![0f32; 3 * h * w];
+    for (i, px) in hwc.chunks_exact(3).enumerate() {
+        for c in 0..3 {
+            tensor[c * h * w + i] = px[c] as f32 / 255.0;
+        }
+    }
+
+    // 1. The session's raw output equals Python's.
+    let want = f32s(&gunzip(
+        &fixtures().join(format!("{fixture}.output.f32.gz")),
+    ));
+    let (shape, got) = det.raw_output(&tensor).unwrap();
+    let want_shape: Vec<i64> = exp["output_shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(shape, want_shape);
+    let max_diff = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        max_diff <= 1e-4,
+        "{fixture}: raw output differs by {max_diff}"
+    );
+
+    // 2. Geometry matches the reference's letterbox / stretch.
+    let (sw, sh) = (
+        exp["src_size"][0].as_u64().unwrap() as u32,
+        exp["src_size"][1].as_u64().unwrap() as u32,
+    );
+    let g = Geometry::new(det.input.resize, sw, sh, w as u32, h as u32);
+    let eg = &exp["geometry"];
+    assert_eq!(g.pad_left as u64, eg["pad_left"].as_u64().unwrap());
+    assert_eq!(g.pad_top as u64, eg["pad_top"].as_u64().unwrap());
+    assert!((g.scale_x as f64 - eg["scale_x"].as_f64().unwrap()).abs() < 1e-6);
+    assert!((g.scale_y as f64 - eg["scale_y"].as_f64().unwrap()).abs() < 1e-6);
+
+    // 3. Decoding Python's output gives Python's detections.
+    let dets = det.decode(&shape, &want, &g).unwrap();
+    let expected = exp["detections"].as_array().unwrap();
+    assert_eq!(dets.len(), expected.len(), "{fixture}: detection count");
+    for (d, e) in dets.iter().zip(expected) {
+        assert_eq!(
+            d.class_id as u64,
+            e["class_id"].as_u64().unwrap(),
+            "{fixture}: class"
+        );
+        assert!(
+            (d.score as f64 - e["score"].as_f64().unwrap()).abs() <= 1e-4,
+            "{fixture}: score {} vs {}",
+            d.score,
+            e["score"]
+        );
+        for k in 0..4 {
+            let eb = e["bbox"][k].as_f64().unwrap();
+            assert!(
+                (d.bbox[k] as f64 - eb).abs() <= 1e-2,
+                "{fixture}: bbox {:?} vs {}",
+                d.bbox,
+                e["bbox"]
+            );
+        }
+    }
+    // 4. The full path (session + decode) agrees too.
+    let mut full = vec![];
+    det.infer(&tensor, &g, &mut full).unwrap();
+    assert_eq!(full.len(), dets.len());
+    dets.len()
+}
+
+#[test]
+fn fastestdet_grid_layout_matches_python_on_a_real_frame() {
+    let n = conformance(
+        "fastestdet_swr94",
+        assets().join("FastestDet.onnx"),
+        DetectFormat::Fastestdet,
+    );
+    assert!(n >= 3, "cars found in frame 94 of the drive");
+}
+
+#[test]
+fn fastestdet_grid_layout_matches_python_with_nothing_found() {
+    assert_eq!(
+        conformance(
+            "fastestdet",
+            assets().join("FastestDet.onnx"),
+            DetectFormat::Fastestdet
+        ),
+        0
+    );
+}
+
+#[test]
+fn yolov8_layout_matches_python() {
+    let n = conformance(
+        "yolov8_tiny",
+        fixtures().join("yolov8_tiny.onnx"),
+        DetectFormat::Yolov8,
+    );
+    assert!(n > 10, "NMS and thresholds exercised ({n} kept)");
+}
+
+#[test]
+fn yolov8_transposed_layout_matches_python() {
+    let n = conformance(
+        "yolov8_tiny_t",
+        fixtures().join("yolov8_tiny_t.onnx"),
+        DetectFormat::Yolov8,
+    );
+    assert!(n > 10);
+}
+
+#[test]
+fn yolov8_metadata_gives_names_and_input_size() {
+    init_ort();
+    let det = Detector::load(
+        &spec(
+            "meta",
+            fixtures().join("yolov8_tiny.onnx"),
+            DetectFormat::Yolov8,
+        ),
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        det.labels.iter().map(|l| l.to_string()).collect::<Vec<_>>(),
+        vec!["car", "person", "truck"]
+    );
+    assert_eq!((det.input.width, det.input.height), (320, 320));
+    // Class names from the config override the metadata, and must fit the output.
+    let mut s = spec(
+        "meta",
+        fixtures().join("yolov8_tiny.onnx"),
+        DetectFormat::Yolov8,
+    );
+    s.classes = Some(vec!["a".into(), "b".into()]);
+    let e = Detector::load(&s, None)
+        .err()
+        .expect("2 names for a 3-class output")
+        .to_string();
+    assert!(e.contains("[1, 7, 2100]"), "{e}");
+}

@@ -1,0 +1,260 @@
+//! Bad input gets a clear error with the key, the line and the fix; exit code 2 or 1; no panic.
+
+use crate::common::*;
+use std::process::Output;
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_clean_failure(o: &Output, code: i32) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "exit code; stderr:\n{err}");
+    assert!(!err.contains("panicked"), "no panic:\n{err}");
+    err
+}
+
+const BAD: &str = "\
+name: bad
+sources:
+  drive:
+    type: file
+    path: /nonexistent/drive.mp4
+models:
+  det:
+    path: ${PERCEPTD_ASSETS}/FastestDet.onnx
+    format: fastestdet
+    colour: red
+    threads: many
+  other:
+    path: ${PERCEPTD_ASSETS}/FastestDet.onnx
+    format: yolo_nas
+  missing:
+    path: nowhere/model.onnx
+    format: yolov8
+stages:
+  - type: detect
+    model: det
+sinks:
+  - type: jsonl
+    path: ${PERCEPTD_SURELY_UNSET_VAR}/out.jsonl
+";
+
+#[test]
+fn check_reports_every_error_with_key_and_line() {
+    let dir = tempdir("bad-config");
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, BAD).unwrap();
+    let o = perceptd()
+        .args(["check", "--offline"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = assert_clean_failure(&o, 2);
+    let expect = [
+        ("line 5: sources.drive.path", "cannot read"),
+        ("line 10: models.det.colour", "unknown field `colour`"),
+        ("line 11: models.det.threads", "invalid type"),
+        ("line 14: models.other.format", "unknown variant `yolo_nas`"),
+        ("line 16: models.missing.path", "not found"),
+        (
+            "line 23: sinks[0].path",
+            "PERCEPTD_SURELY_UNSET_VAR is not set",
+        ),
+    ];
+    for (key, what) in expect {
+        assert!(
+            err.lines().any(|l| l.contains(key) && l.contains(what)),
+            "expected `{key}` with `{what}` in:\n{err}"
+        );
+    }
+    assert!(err.contains("6 errors"), "all six at once:\n{err}");
+}
+
+#[test]
+fn run_rejects_a_bad_file_with_exit_code_2() {
+    let dir = tempdir("bad-run");
+    let file = dir.join("bad.yaml");
+    std::fs::write(
+        &file,
+        "name: x\nsources: {cam: {type: test}}\nsurprise: 1\n",
+    )
+    .unwrap();
+    let o = perceptd().arg("run").arg(&file).output().unwrap();
+    let err = assert_clean_failure(&o, 2);
+    assert!(
+        err.contains("line 3: surprise") && err.contains("unknown key"),
+        "{err}"
+    );
+}
+
+fn fastestdet_pipeline(
+    dir: &std::path::Path,
+    extra_model_keys: &str,
+    format: &str,
+) -> std::path::PathBuf {
+    let file = dir.join("p.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: e\nruntime: {{metrics_addr: 'off'}}\nsources: {{cam: {{type: test, num_frames: 5, width: 320, height: 240}}}}\n\
+             models:\n  det:\n    path: ${{PERCEPTD_ASSETS}}/FastestDet.onnx\n    format: {format}\n{extra_model_keys}\
+             stages: [{{type: detect, model: det}}]\nsinks: [{{type: jsonl, path: {}/o.jsonl}}]\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn missing_onnxruntime_library_is_a_clear_error() {
+    let dir = tempdir("no-ort");
+    let file = fastestdet_pipeline(&dir, "", "fastestdet");
+    for cmd in ["run", "check"] {
+        let o = perceptd()
+            .arg(cmd)
+            .arg(&file)
+            .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+            .output()
+            .unwrap();
+        let err = assert_clean_failure(&o, 2);
+        assert!(
+            err.contains("/nonexistent/libonnxruntime.so") && err.contains("ORT_DYLIB_PATH"),
+            "{cmd}: {err}"
+        );
+        assert!(
+            err.contains("setup command"),
+            "says how to install it: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_library_that_is_not_onnxruntime_is_a_clear_error() {
+    let dir = tempdir("wrong-ort");
+    let file = fastestdet_pipeline(&dir, "", "fastestdet");
+    // A real shared library without the ONNX Runtime API.
+    let libc = [
+        "/lib/x86_64-linux-gnu/libz.so.1",
+        "/usr/lib/x86_64-linux-gnu/libz.so.1",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .expect("zlib is installed");
+    let o = perceptd()
+        .arg("run")
+        .arg(&file)
+        .env("ORT_DYLIB_PATH", libc)
+        .output()
+        .unwrap();
+    let err = assert_clean_failure(&o, 2);
+    assert!(err.contains("OrtGetApiBase") && err.contains(libc), "{err}");
+}
+
+#[test]
+fn a_model_of_the_wrong_layout_shows_the_shapes() {
+    let dir = tempdir("wrong-layout");
+    let file = fastestdet_pipeline(&dir, "", "yolov8");
+    for cmd in ["run", "check"] {
+        let o = perceptd().arg(cmd).arg(&file).output().unwrap();
+        let err = assert_clean_failure(&o, 2);
+        assert!(
+            err.contains("[1, 85, 22, 22]") && err.contains("format"),
+            "{cmd}: {err}"
+        );
+    }
+    let o = perceptd().arg("check").arg(&file).output().unwrap();
+    assert!(
+        stderr(&o).contains("models.det.format"),
+        "check names the key: {}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn keep_classes_must_name_real_classes() {
+    let dir = tempdir("keep");
+    let file = fastestdet_pipeline(
+        &dir,
+        "    classes: ${PERCEPTD_ASSETS}/coco.names\n    keep_classes: [car, unicorn]\n",
+        "fastestdet",
+    );
+    let o = perceptd().arg("check").arg(&file).output().unwrap();
+    let err = assert_clean_failure(&o, 2);
+    assert!(
+        err.contains("models.det.classes") && err.contains("unicorn"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_video_fails_at_runtime_with_the_element() {
+    let dir = tempdir("not-video");
+    let fake = dir.join("fake.mp4");
+    std::fs::write(&fake, b"this is not a video").unwrap();
+    let file = dir.join("p.yaml");
+    std::fs::write(&file, format!("name: nv\nruntime: {{metrics_addr: 'off'}}\nsources: {{cam: {{type: file, path: {}}}}}\nsinks: [{{type: jsonl, path: {}/o.jsonl}}]\n", fake.display(), dir.display())).unwrap();
+    let o = perceptd().arg("check").arg(&file).output().unwrap();
+    let err = assert_clean_failure(&o, 2);
+    assert!(
+        err.contains("sources.cam") && err.contains("source cam"),
+        "{err}"
+    );
+    let o = perceptd().arg("run").arg(&file).output().unwrap();
+    let err = assert_clean_failure(&o, 1);
+    assert!(err.contains("source cam"), "{err}");
+}
+
+#[test]
+fn models_inspect_guesses_layouts() {
+    let o = perceptd()
+        .args(["models", "inspect"])
+        .arg(assets().join("FastestDet.onnx"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        out.contains("format: fastestdet") && out.contains("[1, 85, 22, 22]"),
+        "{out}"
+    );
+    for f in ["yolov8_tiny.onnx", "yolov8_tiny_t.onnx"] {
+        let o = perceptd()
+            .args(["models", "inspect"])
+            .arg(fixtures().join(f))
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains("format: yolov8") && out.contains("task=detect"),
+            "{f}: {out}"
+        );
+        assert!(
+            out.contains("classes: 3 from metadata (car, person, truck)"),
+            "{f}: {out}"
+        );
+    }
+    let o = perceptd()
+        .args(["models", "inspect"])
+        .arg(assets().join("twinlitenet_bdd100k_360x640.onnx"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("layout: unknown") && out.contains("[1, 2, 360, 640]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_and_help_has_examples() {
+    let o = perceptd().arg("frobnicate").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    for sub in [&["run"][..], &["check"], &["bench"], &["models", "inspect"]] {
+        let o = perceptd().args(sub).arg("--help").output().unwrap();
+        assert!(o.status.success());
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("Example: perceptd"), "{sub:?} --help:\n{out}");
+    }
+}

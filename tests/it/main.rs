@@ -1,0 +1,8 @@
+//! One integration-test binary: real GStreamer, real ONNX Runtime, real files and HTTP.
+
+mod common;
+mod config;
+mod decoders;
+mod errors;
+mod pipeline;
+mod sources;

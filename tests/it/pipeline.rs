@@ -1,0 +1,227 @@
+//! The first real pipeline end to end: FastestDet on the recorded drive, annotated MP4, JSONL,
+//! /metrics scraped over HTTP while it runs; and a SIGTERM halfway.
+
+use crate::common::*;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+const FRAMES: u64 = 221;
+const STAGES: [&str; 5] = ["source", "preprocess:det", "detect:det", "jsonl", "video"];
+
+fn start(out: &Path, extra: &[&str]) -> Child {
+    perceptd()
+        .args(["run", "pipelines/examples/fastestdet-drive.yaml"])
+        .args(extra)
+        .current_dir(repo())
+        .env("PERCEPTD_OUT", out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("line does not parse ({e}): {l}"))
+        })
+        .collect()
+}
+
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn stage_frames(page: &str, stage: &str) -> f64 {
+    metric(
+        page,
+        "perceptd_frames_total",
+        &[
+            ("pipeline", "fastestdet-drive"),
+            ("stream", "drive"),
+            ("stage", stage),
+        ],
+    )
+    .unwrap_or(0.0)
+}
+
+#[test]
+fn fastestdet_drive_end_to_end_with_metrics() {
+    let out = tempdir("e2e");
+    let addr = free_addr();
+    let mut child = start(
+        &out,
+        &["--metrics-addr", &addr.to_string(), "--linger", "4"],
+    );
+
+    // While it runs: the histograms are there and their counts track the frames.
+    let mut mid_run = None;
+    let finished = wait_until(Duration::from_secs(240), || {
+        let Some(page) = http_get(addr, "/metrics") else {
+            return false;
+        };
+        let done = stage_frames(&page, "video");
+        if done > 0.0 && done < FRAMES as f64 && mid_run.is_none() {
+            mid_run = Some(page.clone());
+        }
+        done == FRAMES as f64
+    });
+    assert!(finished, "the pipeline finished all {FRAMES} frames");
+    let page = mid_run.expect("a scrape while frames were still flowing");
+    for stage in STAGES {
+        let labels = [
+            ("pipeline", "fastestdet-drive"),
+            ("stream", "drive"),
+            ("stage", stage),
+        ];
+        let count = metric(&page, "perceptd_stage_duration_seconds_count", &labels)
+            .unwrap_or_else(|| panic!("{stage} histogram in:\n{page}"));
+        assert!(
+            (count - stage_frames(&page, stage)).abs() <= 1.0,
+            "{stage}: histogram count {count} tracks frames"
+        );
+        for le in ["0.0005", "2.048", "+Inf"] {
+            let mut l = labels.to_vec();
+            l.push(("le", le));
+            assert!(
+                metric(&page, "perceptd_stage_duration_seconds_bucket", &l).is_some(),
+                "bucket le={le} for {stage}"
+            );
+        }
+    }
+
+    // After the last frame: every count is exactly the frames processed.
+    let page = http_get(addr, "/metrics").unwrap();
+    for stage in STAGES {
+        assert_eq!(stage_frames(&page, stage), FRAMES as f64, "{stage} frames");
+        let labels = [
+            ("pipeline", "fastestdet-drive"),
+            ("stream", "drive"),
+            ("stage", stage),
+        ];
+        assert_eq!(
+            metric(&page, "perceptd_stage_duration_seconds_count", &labels),
+            Some(FRAMES as f64),
+            "{stage} histogram"
+        );
+    }
+    let lat = [("pipeline", "fastestdet-drive"), ("stream", "drive")];
+    assert_eq!(
+        metric(&page, "perceptd_frame_latency_seconds_count", &lat),
+        Some(FRAMES as f64)
+    );
+    assert_eq!(
+        metric(
+            &page,
+            "perceptd_model_provider",
+            &[("model", "det"), ("provider", "cpu")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &page,
+            "perceptd_model_provider",
+            &[("model", "det"), ("provider", "cuda")]
+        ),
+        Some(0.0)
+    );
+    assert!(page.contains("perceptd_queue_depth{"), "queue depth gauges");
+    let dropped: f64 = page
+        .lines()
+        .filter(|l| l.starts_with("perceptd_frames_dropped_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(dropped, 0.0, "replay is lossless");
+    assert!(http_get(addr, "/nope").is_some_and(|b| b.contains("not found")));
+    // It lingers (serving the final counts) and then exits cleanly.
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    // The JSONL: one line per frame, in order, cars in most frames, boxes inside the frame.
+    let lines = read_jsonl(&out.join("fastestdet-drive.jsonl"));
+    assert_eq!(lines.len() as u64, FRAMES);
+    let mut with_car = 0;
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["frame"].as_u64(), Some(i as u64));
+        assert_eq!(
+            (l["pipeline"].as_str(), l["stream"].as_str()),
+            (Some("fastestdet-drive"), Some("drive"))
+        );
+        assert_eq!(
+            (l["width"].as_u64(), l["height"].as_u64()),
+            (Some(960), Some(540))
+        );
+        let dets = l["detections"].as_array().unwrap();
+        for d in dets {
+            let b: Vec<f64> = d["bbox"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert!(
+                b[0] >= 0.0
+                    && b[1] >= 0.0
+                    && b[2] <= 960.0
+                    && b[3] <= 540.0
+                    && b[0] < b[2]
+                    && b[1] < b[3],
+                "{d}"
+            );
+            assert!(d["score"].as_f64().unwrap() > 0.65);
+        }
+        if dets.iter().any(|d| d["label"] == "car") {
+            with_car += 1;
+        }
+    }
+    assert!(
+        with_car as f64 >= 0.8 * FRAMES as f64,
+        "cars in {with_car} of {FRAMES} frames"
+    );
+    let pts: Vec<u64> = lines
+        .iter()
+        .map(|l| l["pts_ns"].as_u64().unwrap())
+        .collect();
+    assert!(pts.windows(2).all(|w| w[0] < w[1]), "PTS increase");
+
+    // The annotated MP4 decodes to every frame.
+    assert_eq!(count_frames(&out.join("fastestdet-drive.mp4")), FRAMES);
+}
+
+#[test]
+fn sigterm_halfway_leaves_a_playable_mp4_and_whole_jsonl() {
+    let out = tempdir("sigterm");
+    let mut child = start(&out, &["--metrics-addr", "off"]);
+    let jsonl = out.join("fastestdet-drive.jsonl");
+    let started = wait_until(Duration::from_secs(120), || {
+        std::fs::read_to_string(&jsonl).is_ok_and(|t| t.lines().count() >= 40)
+    });
+    assert!(started, "frames flowed");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(0), "graceful stop:\n{err}");
+    assert!(err.contains("stopped by signal"), "{err}");
+    let lines = read_jsonl(&jsonl);
+    let n = lines.len() as u64;
+    assert!((40..FRAMES).contains(&n), "stopped partway: {n} frames");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["frame"].as_u64(), Some(i as u64));
+    }
+    // Every frame processed before the signal is in the finalised MP4.
+    assert_eq!(count_frames(&out.join("fastestdet-drive.mp4")), n);
+}
