@@ -1,5 +1,8 @@
 //! `perceptd bench`: the whole pipeline as fast as its source goes, then — in the same process,
 //! same input shape and threads — each model's bare `Session::run` throughput, and the ratio.
+//!
+//! The bare throughput is measured both before and after the pipeline (half the budget each)
+//! and pooled, so a machine that gets busier or quieter during the run biases neither side.
 
 use crate::config::{PipelineSpec, StageSpec};
 use crate::graph::{PipelineError, Prepared, RunReport, quantile};
@@ -10,13 +13,28 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+/// Bare `Session::run` timings of one model.
 #[derive(Debug, Clone)]
 pub struct RawThroughput {
     pub model: String,
-    pub runs: usize,
-    pub fps: f64,
-    pub p50: f64,
-    pub p99: f64,
+    /// Seconds per run, before the pipeline.
+    pub before: Vec<f32>,
+    /// Seconds per run, after the pipeline.
+    pub after: Vec<f32>,
+}
+
+fn rate(times: &[f32]) -> f64 {
+    times.len() as f64 / times.iter().map(|t| *t as f64).sum::<f64>().max(1e-9)
+}
+
+impl RawThroughput {
+    pub fn all(&self) -> Vec<f32> {
+        [self.before.as_slice(), self.after.as_slice()].concat()
+    }
+    /// Runs per second over every run.
+    pub fn fps(&self) -> f64 {
+        rate(&self.all())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -25,12 +43,12 @@ pub struct BenchReport {
     pub raw: Vec<RawThroughput>,
 }
 
-/// Times `Session::run` alone for about `budget` (at least `min_runs` runs).
-pub fn raw_throughput(
+/// Times `Session::run` alone for about `budget` (at least `min_runs` runs); seconds per run.
+pub fn time_runs(
     det: &mut Detector,
     budget: Duration,
     min_runs: usize,
-) -> Result<RawThroughput, ModelError> {
+) -> Result<Vec<f32>, ModelError> {
     let tensor = vec![0.5f32; det.input.tensor_len()];
     let mut times = vec![];
     let start = Instant::now();
@@ -39,14 +57,7 @@ pub fn raw_throughput(
         det.run_raw(&tensor)?;
         times.push(t0.elapsed().as_secs_f32());
     }
-    let total: f64 = times.iter().map(|t| *t as f64).sum();
-    Ok(RawThroughput {
-        model: det.name.clone(),
-        runs: times.len(),
-        fps: times.len() as f64 / total,
-        p50: quantile(&times, 0.5),
-        p99: quantile(&times, 0.99),
-    })
+    Ok(times)
 }
 
 pub fn bench(
@@ -54,14 +65,26 @@ pub fn bench(
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
 ) -> Result<BenchReport, PipelineError> {
-    let prepared = Prepared::new(spec, metrics, stop)?;
-    let pipeline = prepared.run()?;
-    let mut raw = vec![];
+    let budget = Duration::from_secs(4);
+    let mut dets = vec![];
     for st in &spec.stages {
         let StageSpec::Detect { model } = st;
-        let mut det = Detector::load(&spec.models[model], None)?;
-        // Match the pipeline's run count where it is small, so both see the same warm state.
-        raw.push(raw_throughput(&mut det, Duration::from_secs(5), 20)?);
+        crate::model::session::init(&spec.ort_library).map_err(ModelError::from)?;
+        dets.push(Detector::load(&spec.models[model], None)?);
+    }
+    let mut before = vec![];
+    for d in &mut dets {
+        before.push(time_runs(d, budget, 10)?);
+    }
+    let pipeline = Prepared::new(spec, metrics, stop)?.run()?;
+    let mut raw = vec![];
+    for (d, before) in dets.iter_mut().zip(before) {
+        let after = time_runs(d, budget, 10)?;
+        raw.push(RawThroughput {
+            model: d.name.clone(),
+            before,
+            after,
+        });
     }
     Ok(BenchReport { pipeline, raw })
 }
@@ -82,35 +105,34 @@ impl BenchReport {
             "{:<22} {:>8} {:>10} {:>10}",
             "stage", "frames", "p50 ms", "p99 ms"
         );
-        for st in &p.stages {
+        let row = |s: &mut String, name: &str, v: &[f32]| {
             let _ = writeln!(
                 s,
                 "{:<22} {:>8} {:>10.2} {:>10.2}",
-                st.name,
-                st.frames,
-                quantile(&st.durations, 0.5) * 1e3,
-                quantile(&st.durations, 0.99) * 1e3
+                name,
+                v.len(),
+                quantile(v, 0.5) * 1e3,
+                quantile(v, 0.99) * 1e3
             );
+        };
+        for st in &p.stages {
+            row(&mut s, &st.name, &st.durations);
         }
-        let _ = writeln!(
-            s,
-            "{:<22} {:>8} {:>10.2} {:>10.2}",
-            "latency (end to end)",
-            p.latencies.len(),
-            quantile(&p.latencies, 0.5) * 1e3,
-            quantile(&p.latencies, 0.99) * 1e3
-        );
+        row(&mut s, "latency (end to end)", &p.latencies);
         for r in &self.raw {
+            let all = r.all();
             let _ = writeln!(
                 s,
-                "raw Session::run {}: {} runs, {:.2} runs/s (p50 {:.2} ms, p99 {:.2} ms); pipeline / raw = {:.3}",
+                "raw Session::run {}: {} runs, {:.2} runs/s ({:.2} before, {:.2} after the pipeline; p50 {:.2} ms, p99 {:.2} ms)",
                 r.model,
-                r.runs,
-                r.fps,
-                r.p50 * 1e3,
-                r.p99 * 1e3,
-                p.fps() / r.fps
+                all.len(),
+                r.fps(),
+                rate(&r.before),
+                rate(&r.after),
+                quantile(&all, 0.5) * 1e3,
+                quantile(&all, 0.99) * 1e3
             );
+            let _ = writeln!(s, "pipeline / raw {}: {:.3}", r.model, p.fps() / r.fps());
         }
         s
     }

@@ -462,7 +462,7 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
                 speed_preset,
                 bitrate_kbps,
             } => {
-                let preset = speed_preset.unwrap_or_else(|| "veryfast".into());
+                let preset = speed_preset.unwrap_or_else(|| "ultrafast".into());
                 if !X264_PRESETS.contains(&preset.as_str()) {
                     diag.error(
                         format!("{key}.speed_preset"),

@@ -68,11 +68,19 @@ impl fmt::Display for ConfigErrors {
 pub(crate) struct Diagnostics {
     lines: LineIndex,
     pub errors: Vec<ConfigError>,
+    /// Keys whose value could not be expanded: later checks of the same value would only
+    /// repeat that error with a worse message.
+    unexpanded: Vec<String>,
 }
 
 impl Diagnostics {
     pub fn error(&mut self, key: impl Into<String>, message: impl Into<String>) {
         let key = key.into();
+        if self.unexpanded.iter().any(|k| {
+            &key == k || key.starts_with(&format!("{k}.")) || key.starts_with(&format!("{k}["))
+        }) {
+            return;
+        }
         let line = self.lines.line(&key);
         self.errors.push(ConfigError {
             key,
@@ -113,6 +121,7 @@ pub fn load_str(
     let mut diag = Diagnostics {
         lines: LineIndex::new(text),
         errors: vec![],
+        unexpanded: vec![],
     };
     let mut value: Value = match serde_yaml_ng::from_str(text) {
         Ok(v) => v,
@@ -128,7 +137,8 @@ pub fn load_str(
     let mut env_errors = vec![];
     expand::expand_value(&mut value, "", env, &mut env_errors);
     for (key, msg) in env_errors {
-        diag.error(key, msg);
+        diag.error(key.clone(), msg);
+        diag.unexpanded.push(key);
     }
     let spec = compile::compile(&value, base, env, &mut diag);
     match spec {

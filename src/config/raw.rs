@@ -174,7 +174,7 @@ pub enum RawSink {
     /// Annotated video: boxes drawn with OpenCV, encoded with x264 into MP4.
     Video {
         path: String,
-        /// x264 `speed-preset` (default `veryfast`).
+        /// x264 `speed-preset` (default `ultrafast`: the encoder must not take cores from inference).
         speed_preset: Option<String>,
         /// x264 bitrate in kbit/s (default 4000).
         bitrate_kbps: Option<u32>,

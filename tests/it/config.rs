@@ -83,7 +83,7 @@ fn fastestdet_example_compiles_to_the_expected_spec() {
     );
     assert!(matches!(&spec.stages[..], [StageSpec::Detect { model }] if model == "det"));
     assert!(
-        matches!(&spec.sinks[1], SinkSpec::Video { path, speed_preset, .. } if path.starts_with(&out) && speed_preset == "veryfast")
+        matches!(&spec.sinks[1], SinkSpec::Video { path, speed_preset, .. } if path.starts_with(&out) && speed_preset == "ultrafast")
     );
 }
 

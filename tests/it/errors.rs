@@ -68,7 +68,10 @@ fn check_reports_every_error_with_key_and_line() {
             "expected `{key}` with `{what}` in:\n{err}"
         );
     }
-    assert!(err.contains("6 errors"), "all six at once:\n{err}");
+    assert!(
+        err.contains("6 errors"),
+        "all six at once, the unset variable's path not reported twice:\n{err}"
+    );
 }
 
 #[test]
