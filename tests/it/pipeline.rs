@@ -225,3 +225,173 @@ fn sigterm_halfway_leaves_a_playable_mp4_and_whole_jsonl() {
     // Every frame processed before the signal is in the finalised MP4.
     assert_eq!(count_frames(&out.join("fastestdet-drive.mp4")), n);
 }
+
+/// Writes a pipeline file into `dir` and returns its path.
+fn pipeline_file(dir: &Path, body: &str) -> std::path::PathBuf {
+    let f = dir.join("p.yaml");
+    std::fs::write(&f, body).unwrap();
+    f
+}
+
+/// Runs `file` with /metrics on a free port, waits until `stage` has done `frames`, returns the page.
+fn run_and_scrape(
+    file: &Path,
+    pipeline: &str,
+    stage: &str,
+    frames: f64,
+) -> (String, Child, std::net::SocketAddr) {
+    let addr = free_addr();
+    let mut child = perceptd()
+        .arg("run")
+        .arg(file)
+        .args(["--metrics-addr", &addr.to_string(), "--linger", "20"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut page = String::new();
+    let done = wait_until(Duration::from_secs(120), || {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("perceptd exited early ({status}); its stderr is above");
+        }
+        page = http_get(addr, "/metrics").unwrap_or_default();
+        page.contains("perceptd_frame_latency_seconds_count")
+            && metric(
+                &page,
+                "perceptd_frames_total",
+                &[("pipeline", pipeline), ("stage", stage)],
+            ) == Some(frames)
+    });
+    assert!(done, "{stage} reached {frames} frames; last page:\n{page}");
+    (page, child, addr)
+}
+
+#[test]
+fn unavailable_gpu_providers_fall_back_to_cpu_visibly() {
+    let dir = tempdir("fallback");
+    let file = pipeline_file(
+        &dir,
+        &format!(
+            "name: fb\nsources: {{cam: {{type: test, num_frames: 10, width: 320, height: 240}}}}\n\
+             models: {{det: {{path: {}, format: yolov8, providers: [tensorrt, cuda, cpu]}}}}\n\
+             stages: [{{type: detect, model: det}}]\nsinks: [{{type: jsonl, path: {}/o.jsonl}}]\n",
+            fixtures().join("yolov8_tiny.onnx").display(),
+            dir.display()
+        ),
+    );
+    let (page, mut child, _) = run_and_scrape(&file, "fb", "jsonl", 10.0);
+    let _ = child.kill();
+    let _ = child.wait();
+    // The CPU-only library has neither GPU provider: both are skipped, logged and counted.
+    assert_eq!(
+        metric(
+            &page,
+            "perceptd_model_provider",
+            &[("model", "det"), ("provider", "cpu")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &page,
+            "perceptd_model_provider",
+            &[("model", "det"), ("provider", "tensorrt")]
+        ),
+        Some(0.0)
+    );
+    for p in ["tensorrt", "cuda"] {
+        assert_eq!(
+            metric(
+                &page,
+                "perceptd_model_provider_fallbacks_total",
+                &[("model", "det"), ("provider", p)]
+            ),
+            Some(1.0),
+            "{p}"
+        );
+    }
+}
+
+#[test]
+fn gpu_only_providers_without_a_gpu_fail_clearly() {
+    let dir = tempdir("gpu-only");
+    let file = pipeline_file(
+        &dir,
+        &format!(
+            "name: g\nruntime: {{metrics_addr: 'off'}}\nsources: {{cam: {{type: test, num_frames: 3}}}}\n\
+             models: {{det: {{path: {}, format: yolov8, providers: [cuda]}}}}\n\
+             stages: [{{type: detect, model: det}}]\n",
+            fixtures().join("yolov8_tiny.onnx").display()
+        ),
+    );
+    let o = perceptd().arg("run").arg(&file).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no execution provider could be registered (tried cuda)")
+            && err.contains("add `cpu`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn live_sources_drop_oldest_and_count_every_drop() {
+    let dir = tempdir("live");
+    let n = 200.0;
+    // A test pattern as fast as it renders, into detection and encoding that cannot keep up.
+    let file = pipeline_file(
+        &dir,
+        &format!(
+            "name: live\nsources: {{cam: {{type: launch, mode: live, launch: 'videotestsrc num-buffers={n} ! video/x-raw,width=1280,height=720'}}}}\n\
+             edges: {{capacity: 1}}\n\
+             models: {{det: {{path: '${{PERCEPTD_ASSETS}}/FastestDet.onnx', format: fastestdet, threads: 1}}}}\n\
+             stages: [{{type: detect, model: det}}]\n\
+             sinks: [{{type: jsonl, path: {d}/o.jsonl}}, {{type: video, path: {d}/o.mp4}}]\n",
+            d = dir.display()
+        ),
+    );
+    let (_, mut child, addr) = run_and_scrape(&file, "live", "source", n);
+    // Every frame the source made either reaches the end or is dropped on exactly one edge.
+    let sums = |page: &str| {
+        let dropped: f64 = page
+            .lines()
+            .filter(|l| {
+                l.starts_with("perceptd_frames_dropped_total{") && l.contains("pipeline=\"live\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        let done = metric(
+            page,
+            "perceptd_frame_latency_seconds_count",
+            &[("pipeline", "live")],
+        )
+        .unwrap_or(0.0);
+        (dropped, done)
+    };
+    let mut last = (0.0, 0.0);
+    let balanced = wait_until(Duration::from_secs(60), || {
+        last = sums(&http_get(addr, "/metrics").unwrap_or_default());
+        last.0 + last.1 == n
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        balanced,
+        "dropped + finished = {} + {} should be {n}",
+        last.0, last.1
+    );
+    let (dropped, done) = last;
+    assert!(dropped > 0.0, "the slow stages made the edges drop");
+    let lines = read_jsonl(&dir.join("o.jsonl"));
+    // The JSONL sink sits before the video sink: a frame can be written and then dropped.
+    assert!(
+        lines.len() as f64 >= done && (lines.len() as f64) < n,
+        "{} JSONL lines, {done} finished",
+        lines.len()
+    );
+    let frames: Vec<u64> = lines.iter().map(|l| l["frame"].as_u64().unwrap()).collect();
+    assert!(
+        frames.windows(2).all(|w| w[0] < w[1]),
+        "order kept across drops"
+    );
+}
