@@ -90,13 +90,7 @@ pub(super) fn compile(
         None => DEFAULT_METRICS_ADDR.parse().ok(),
     };
 
-    let support_nice = runtime.support_nice.unwrap_or(10);
-    if !(0..=19).contains(&support_nice) {
-        diag.error(
-            "runtime.support_nice",
-            format!("{support_nice} is out of range; use 0 (no change) to 19 (lowest priority)"),
-        );
-    }
+    let support_priority = runtime.support_priority.unwrap_or(SupportPriority::Idle);
     let source = sources(get("sources"), base, diag);
     let models = models(get("models"), base, diag);
     let stages = stages(get("stages"), &models, diag);
@@ -122,7 +116,7 @@ pub(super) fn compile(
         name: name?,
         ort_library,
         metrics_addr,
-        support_nice,
+        support_priority,
         source: source?,
         models: models?,
         stages: stages?,

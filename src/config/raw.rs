@@ -33,9 +33,9 @@ pub struct RawRuntime {
     pub onnxruntime: Option<String>,
     /// Address of the `/metrics` HTTP server; `off` disables it.
     pub metrics_addr: Option<String>,
-    /// Nice value of every thread that is not inference (decode, preprocessing, drawing,
-    /// encoding), so that work yields the cores to inference (default 10; 0 keeps it equal).
-    pub support_nice: Option<i32>,
+    /// Scheduling of every thread that is not inference (decode, preprocessing, drawing,
+    /// encoding, and GStreamer's threads for them): `idle` (default), `low` or `normal`.
+    pub support_priority: Option<SupportPriority>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,6 +45,18 @@ pub struct RawEdges {
     pub capacity: Option<usize>,
     /// `block` (lossless) or `drop_oldest` (live); default from the source's `mode`.
     pub when_full: Option<WhenFull>,
+}
+
+/// How the threads that are not inference are scheduled against inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupportPriority {
+    /// `SCHED_IDLE`: they run on whatever core time inference leaves.
+    Idle,
+    /// Nice 10: they still take a small share from inference.
+    Low,
+    /// Unchanged: they compete with inference as equals.
+    Normal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

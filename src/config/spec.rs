@@ -1,6 +1,6 @@
 //! The checked pipeline: every default applied, every path resolved, every reference valid.
 
-pub use super::raw::{ColorOrder, DetectFormat, Provider, ResizeMode, SourceMode, WhenFull};
+pub use super::raw::{ColorOrder, DetectFormat, Provider, ResizeMode, SourceMode, SupportPriority, WhenFull};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -28,8 +28,8 @@ pub struct PipelineSpec {
     pub name: String,
     pub ort_library: OrtLibrary,
     pub metrics_addr: Option<SocketAddr>,
-    /// Nice value of the threads that are not inference.
-    pub support_nice: i32,
+    /// Scheduling of the threads that are not inference.
+    pub support_priority: SupportPriority,
     pub source: SourceSpec,
     pub models: BTreeMap<String, ModelSpec>,
     pub stages: Vec<StageSpec>,

@@ -130,12 +130,12 @@ impl Prepared {
             } = s
             {
                 stage_list.push(Box::new(
-                    stages::Video::new(path, speed_preset, *bitrate_kbps, spec.support_nice)
+                    stages::Video::new(path, speed_preset, *bitrate_kbps, spec.support_priority)
                         .map_err(|e| sink_err("video", e))?,
                 ));
             }
         }
-        let source = Source::open(&spec.source, stop.clone(), spec.support_nice)?;
+        let source = Source::open(&spec.source, stop.clone(), spec.support_priority)?;
         Ok(Prepared {
             spec: spec.clone(),
             metrics,
@@ -190,7 +190,7 @@ impl Prepared {
             let (p, s) = (pipeline.clone(), stream.clone());
             let stop = stop.clone();
             let lat = latencies.clone();
-            let nice = spec.support_nice;
+            let nice = spec.support_priority;
             let h = std::thread::Builder::new()
                 .name("source".into())
                 .spawn(move || {
@@ -243,9 +243,9 @@ impl Prepared {
             let is_last = i + 1 == last;
             let lat = latencies.clone();
             let nice = if stage.is_inference() {
-                0
+                crate::config::SupportPriority::Normal
             } else {
-                spec.support_nice
+                spec.support_priority
             };
             let h = std::thread::Builder::new()
                 .name(name.clone())

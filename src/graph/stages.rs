@@ -1,5 +1,6 @@
 //! The stages a pipeline is made of. Each owns its state and runs on its own thread.
 
+use crate::config::SupportPriority;
 use crate::frame::{Frame, ModelInput};
 use crate::model::preprocess::{InputSpec, PreprocessError, Preprocessor};
 use crate::model::{Detector, ModelError};
@@ -131,10 +132,10 @@ impl Video {
         path: &Path,
         preset: &str,
         bitrate_kbps: u32,
-        nice: i32,
+        priority: SupportPriority,
     ) -> Result<Video, SinkError> {
         Ok(Video {
-            sink: VideoSink::new(path, preset, bitrate_kbps, nice)?,
+            sink: VideoSink::new(path, preset, bitrate_kbps, priority)?,
             label: String::with_capacity(64),
         })
     }

@@ -4,6 +4,7 @@
 //! file is finalised — also after a signal.
 
 use super::SinkError;
+use crate::config::SupportPriority;
 use crate::frame::Frame;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -14,7 +15,7 @@ pub struct VideoSink {
     path: PathBuf,
     speed_preset: String,
     bitrate_kbps: u32,
-    nice: i32,
+    priority: SupportPriority,
     running: Option<(gst::Pipeline, gst_app::AppSrc)>,
     /// PTS of the last buffer pushed, to keep timestamps increasing.
     last_pts: Option<u64>,
@@ -23,12 +24,12 @@ pub struct VideoSink {
 }
 
 impl VideoSink {
-    /// The encoder's threads run at `nice`.
+    /// The encoder's threads run at `priority`.
     pub fn new(
         path: &Path,
         speed_preset: &str,
         bitrate_kbps: u32,
-        nice: i32,
+        priority: SupportPriority,
     ) -> Result<VideoSink, SinkError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| SinkError::Io {
@@ -40,7 +41,7 @@ impl VideoSink {
             path: path.to_path_buf(),
             speed_preset: speed_preset.into(),
             bitrate_kbps,
-            nice,
+            priority,
             running: None,
             last_pts: None,
             frame_ns: 0,
@@ -79,7 +80,7 @@ impl VideoSink {
             .by_name("src")
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
             .ok_or_else(|| self.err("no appsrc"))?;
-        crate::graph::priority::lower_streaming_threads(&pipeline, self.nice);
+        crate::graph::priority::lower_streaming_threads(&pipeline, self.priority);
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| self.err(format!("cannot start encoder: {e}")))?;

@@ -3,7 +3,7 @@
 //! file: `filesrc ! decodebin` (video pad only; audio is left unlinked and ignored);
 //! test: `videotestsrc`; launch: any fragment that ends in raw video.
 
-use crate::config::{SourceKind, SourceSpec};
+use crate::config::{SourceKind, SourceSpec, SupportPriority};
 use crate::frame::Frame;
 use crate::pool::Pool;
 use gstreamer as gst;
@@ -79,11 +79,11 @@ pub struct Source {
 }
 
 impl Source {
-    /// Opens and starts the source; its streaming threads run at `nice`.
+    /// Opens and starts the source; its streaming threads run at `priority`.
     pub fn open(
         spec: &SourceSpec,
         stop: Arc<AtomicBool>,
-        nice: i32,
+        priority: SupportPriority,
     ) -> Result<Source, SourceError> {
         init()?;
         let launch = format!(
@@ -112,7 +112,7 @@ impl Source {
             stop,
             launch: launch.clone(),
         };
-        crate::graph::priority::lower_streaming_threads(&src.pipeline, nice);
+        crate::graph::priority::lower_streaming_threads(&src.pipeline, priority);
         if let Err(e) = src.pipeline.set_state(gst::State::Playing) {
             return Err(src
                 .bus_error()
@@ -238,7 +238,7 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Opens a source and reads one frame: proves a launch fragment or file really yields video.
 pub fn probe(spec: &SourceSpec) -> Result<(u32, u32), SourceError> {
     let stop = Arc::new(AtomicBool::new(false));
-    let mut src = Source::open(spec, stop.clone(), 0)?;
+    let mut src = Source::open(spec, stop.clone(), SupportPriority::Normal)?;
     let deadline = Instant::now() + PROBE_TIMEOUT;
     let timer = {
         let stop = stop.clone();

@@ -16,7 +16,7 @@ fn open(kind: SourceKind) -> Source {
             mode: SourceMode::Replay,
         },
         Arc::new(AtomicBool::new(false)),
-        0,
+        perceptd::config::SupportPriority::Normal,
     )
     .unwrap()
 }
