@@ -29,7 +29,7 @@ APT_PACKAGES=(
 )
 PY_PACKAGES=("onnxruntime==$ORT_VERSION" numpy onnx pillow)
 # The files the demo pipeline needs from the shared assets folder (ASSETS.md describes them all).
-ASSET_FILES=(FastestDet.onnx coco.names solidWhiteRight.mp4)
+ASSET_FILES=(FastestDet.onnx coco.names solidWhiteRight.mp4 twinlitenet_bdd100k_360x640.onnx)
 
 say() { printf '==> %s\n' "$*"; }
 die() {
@@ -157,7 +157,13 @@ rust_toolchain() {
     . \"\$HOME/.cargo/env\"
   then run this script again."
   if ! as_builder sh -c 'command -v cargo && command -v rustc' >/dev/null; then
-    die 1 "cargo not found${BUILD_USER:+ for user $BUILD_USER} (looked in PATH and $BUILD_HOME/.cargo/bin); $help"
+    # A fresh machine: install the toolchain with rustup (it needs static.rust-lang.org).
+    say "rust: cargo not found${BUILD_USER:+ for user $BUILD_USER}; installing Rust $RUST_MIN with rustup"
+    if ! as_builder sh -c "curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --default-toolchain $RUST_MIN --component rustfmt,clippy" ||
+      ! as_builder sh -c 'command -v cargo' >/dev/null && [[ ! -x "$BUILD_HOME/.cargo/bin/cargo" ]]; then
+      die 1 "cargo not found and rustup could not install it (no access to static.rust-lang.org?); $help"
+    fi
+    export PATH="$BUILD_HOME/.cargo/bin:$PATH"
   fi
   local v
   v="$(as_builder rustc --version | awk '{print $2}')"

@@ -41,7 +41,7 @@ enum Cmd {
         #[arg(long)]
         metrics_addr: Option<String>,
         /// Keep serving /metrics this many seconds after the pipeline ends (for a last scrape).
-        #[arg(long, default_value_t = 0.0)]
+        #[arg(long, default_value_t = 0.0, value_parser = parse_linger)]
         linger: f64,
     },
     /// Check a pipeline file: every error at once, each with its key, line and fix.
@@ -85,6 +85,13 @@ enum ModelsCmd {
         #[arg(long)]
         onnxruntime: Option<PathBuf>,
     },
+}
+
+fn parse_linger(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("`{s}` is not a number of seconds from 0 to 86400")),
+    }
 }
 
 /// An error with its exit code.
@@ -212,7 +219,14 @@ fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), F
         }
     );
     for s in &spec.sinks {
-        eprintln!("  wrote {}", s.path().display());
+        if s.path().exists() {
+            eprintln!("  wrote {}", s.path().display());
+        } else {
+            eprintln!(
+                "  no frame reached {}, so it was not written",
+                s.path().display()
+            );
+        }
     }
     if linger > 0.0 && server.is_some() {
         std::thread::sleep(Duration::from_secs_f64(linger));

@@ -23,6 +23,46 @@ const X264_PRESETS: &[&str] = &[
     "veryslow",
 ];
 
+/// Reads a component's `type:` key; returns the type (one of `allowed`) and the other fields.
+fn tagged(
+    v: &Value,
+    path: &str,
+    allowed: &[&'static str],
+    diag: &mut Diagnostics,
+) -> Option<(&'static str, Value)> {
+    let Value::Mapping(m) = v else {
+        diag.error(
+            path.to_string(),
+            format!(
+                "must be a mapping with a `type:` key ({})",
+                allowed.join(", ")
+            ),
+        );
+        return None;
+    };
+    let Some(t) = m.get("type") else {
+        diag.error(
+            path.to_string(),
+            format!("missing `type:`; use one of {}", allowed.join(", ")),
+        );
+        return None;
+    };
+    let Some(kind) = allowed.iter().find(|a| t.as_str() == Some(**a)) else {
+        let shown = t
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{t:?}"));
+        diag.error(
+            format!("{path}.type"),
+            format!("unknown type `{shown}`; use one of {}", allowed.join(", ")),
+        );
+        return None;
+    };
+    let mut rest = m.clone();
+    rest.remove("type");
+    Some((kind, Value::Mapping(rest)))
+}
+
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
@@ -90,7 +130,7 @@ pub(super) fn compile(
         None => DEFAULT_METRICS_ADDR.parse().ok(),
     };
 
-    let support_priority = runtime.support_priority.unwrap_or(SupportPriority::Idle);
+    let support_priority = runtime.support_priority.unwrap_or(SupportPriority::Low);
     let source = sources(get("sources"), base, diag);
     let models = models(get("models"), base, diag);
     let stages = stages(get("stages"), &models, diag);
@@ -111,8 +151,29 @@ pub(super) fn compile(
         Some(SourceMode::Live) => WhenFull::DropOldest,
         _ => WhenFull::Block,
     };
+    let default = EdgeSpec {
+        capacity,
+        when_full: edges.when_full.unwrap_or(default_policy),
+    };
+    let mut into = BTreeMap::new();
+    for (stage, e) in &edges.into {
+        if e.capacity == Some(0) {
+            diag.error(
+                format!("edges.into.{stage}.capacity"),
+                "must be at least 1 (frames an edge holds)",
+            );
+        }
+        into.insert(
+            stage.clone(),
+            EdgeSpec {
+                capacity: e.capacity.unwrap_or(default.capacity),
+                when_full: e.when_full.unwrap_or(default.when_full),
+            },
+        );
+    }
+    let edges = EdgesSpec { default, into };
 
-    Some(PipelineSpec {
+    let spec = PipelineSpec {
         name: name?,
         ort_library,
         metrics_addr,
@@ -121,11 +182,21 @@ pub(super) fn compile(
         models: models?,
         stages: stages?,
         sinks: sinks?,
-        edges: EdgeSpec {
-            capacity,
-            when_full: edges.when_full.unwrap_or(default_policy),
-        },
-    })
+        edges,
+    };
+    let names = spec.stage_names();
+    for stage in spec.edges.into.keys() {
+        if !names.contains(stage) {
+            diag.error(
+                format!("edges.into.{stage}"),
+                format!(
+                    "no stage `{stage}` in this pipeline; its stages are {}",
+                    names.join(", ")
+                ),
+            );
+        }
+    }
+    Some(spec)
 }
 
 fn ort_library(
@@ -186,11 +257,17 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
                 "a stream id is letters, digits, `_` or `-` (it becomes a metric label)",
             );
         }
-        let Some(raw) = parse_component::<RawSource>(v, &path, diag) else {
+        let raw = match tagged(v, &path, &["file", "test", "launch"], diag) {
+            Some(("file", rest)) => parse_component(&rest, &path, diag).map(RawSource::File),
+            Some(("test", rest)) => parse_component(&rest, &path, diag).map(RawSource::Test),
+            Some((_, rest)) => parse_component(&rest, &path, diag).map(RawSource::Launch),
+            None => None,
+        };
+        let Some(raw) = raw else {
             continue;
         };
         let (kind, mode) = match raw {
-            RawSource::File { path: p, mode } => {
+            RawSource::File(FileSource { path: p, mode }) => {
                 let file = resolve(base, &p);
                 if let Err(e) = std::fs::File::open(&file) {
                     diag.error(
@@ -205,14 +282,14 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
                 }
                 (SourceKind::File(file), mode.unwrap_or(SourceMode::Replay))
             }
-            RawSource::Test {
+            RawSource::Test(TestSource {
                 pattern,
                 num_frames,
                 width,
                 height,
                 fps,
                 mode,
-            } => {
+            }) => {
                 let (w, h, f) = (
                     width.unwrap_or(640),
                     height.unwrap_or(480),
@@ -230,7 +307,7 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
                 };
                 (kind, mode.unwrap_or(SourceMode::Replay))
             }
-            RawSource::Launch { launch, mode } => {
+            RawSource::Launch(LaunchSource { launch, mode }) => {
                 if launch.trim().is_empty() {
                     diag.error(
                         format!("{path}.launch"),
@@ -403,8 +480,12 @@ fn stages(
     let mut ok = true;
     for (i, v) in items.iter().enumerate() {
         let key = format!("stages[{i}]");
-        match parse_component::<RawStage>(v, &key, diag) {
-            Some(RawStage::Detect { model }) => {
+        let raw = match tagged(v, &key, &["detect"], diag) {
+            Some((_, rest)) => parse_component(&rest, &key, diag).map(RawStage::Detect),
+            None => None,
+        };
+        match raw {
+            Some(RawStage::Detect(DetectStage { model })) => {
                 if let Some(m) = models
                     && !m.contains_key(&model)
                 {
@@ -419,6 +500,13 @@ fn stages(
                                 known.join(", ")
                             }
                         ),
+                    );
+                    ok = false;
+                }
+                if out.iter().any(|StageSpec::Detect { model: m }| m == &model) {
+                    diag.error(
+                        format!("{key}.model"),
+                        format!("model `{model}` is already run by an earlier stage; run each model once"),
                     );
                     ok = false;
                 }
@@ -446,17 +534,31 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
     let mut ok = true;
     for (i, v) in items.iter().enumerate() {
         let key = format!("sinks[{i}]");
-        let Some(raw) = parse_component::<RawSink>(v, &key, diag) else {
+        let raw = match tagged(v, &key, &["video", "jsonl"], diag) {
+            Some(("video", rest)) => parse_component(&rest, &key, diag).map(RawSink::Video),
+            Some((_, rest)) => parse_component(&rest, &key, diag).map(RawSink::Jsonl),
+            None => None,
+        };
+        let Some(raw) = raw else {
             ok = false;
             continue;
         };
         let sink = match raw {
-            RawSink::Video {
+            RawSink::Video(VideoSink {
                 path,
                 speed_preset,
                 bitrate_kbps,
-            } => {
+            }) => {
                 let preset = speed_preset.unwrap_or_else(|| "ultrafast".into());
+                if let Some(b) = bitrate_kbps
+                    && !(1..=2_048_000).contains(&b)
+                {
+                    diag.error(
+                        format!("{key}.bitrate_kbps"),
+                        format!("{b} is out of range; x264 takes 1 to 2048000 kbit/s"),
+                    );
+                    ok = false;
+                }
                 if !X264_PRESETS.contains(&preset.as_str()) {
                     diag.error(
                         format!("{key}.speed_preset"),
@@ -473,7 +575,7 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
                     bitrate_kbps: bitrate_kbps.unwrap_or(4000),
                 }
             }
-            RawSink::Jsonl { path } => SinkSpec::Jsonl {
+            RawSink::Jsonl(JsonlSink { path }) => SinkSpec::Jsonl {
                 path: resolve(base, &path),
             },
         };
@@ -490,6 +592,23 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
                 format!(
                     "{} is written by another sink too; give each sink its own file",
                     sink.path().display()
+                ),
+            );
+            ok = false;
+        }
+        if out
+            .iter()
+            .any(|s| std::mem::discriminant(s) == std::mem::discriminant(&sink))
+        {
+            let kind = if matches!(sink, SinkSpec::Video { .. }) {
+                "video"
+            } else {
+                "jsonl"
+            };
+            diag.error(
+                format!("{key}.type"),
+                format!(
+                    "a second `{kind}` sink; a pipeline has at most one of each kind, remove one"
                 ),
             );
             ok = false;

@@ -4,27 +4,6 @@
 //! into a checked [`crate::config::PipelineSpec`]; nothing else in the crate reads them.
 
 use serde::Deserialize;
-use std::collections::BTreeMap;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPipeline {
-    /// Pipeline name; the `pipeline` label of every metric.
-    pub name: String,
-    #[serde(default)]
-    pub runtime: RawRuntime,
-    /// Stream id -> source.
-    pub sources: BTreeMap<String, RawSource>,
-    #[serde(default)]
-    pub models: BTreeMap<String, RawModel>,
-    /// The stages after the source, in order.
-    #[serde(default)]
-    pub stages: Vec<RawStage>,
-    #[serde(default)]
-    pub sinks: Vec<RawSink>,
-    #[serde(default)]
-    pub edges: RawEdges,
-}
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,7 +13,7 @@ pub struct RawRuntime {
     /// Address of the `/metrics` HTTP server; `off` disables it.
     pub metrics_addr: Option<String>,
     /// Scheduling of every thread that is not inference (decode, preprocessing, drawing,
-    /// encoding, and GStreamer's threads for them): `idle` (default), `low` or `normal`.
+    /// encoding, and GStreamer's threads for them): `idle`, `low` (default) or `normal`.
     pub support_priority: Option<SupportPriority>,
 }
 
@@ -44,6 +23,17 @@ pub struct RawEdges {
     /// Frames an edge holds before its when-full policy applies (default 4).
     pub capacity: Option<usize>,
     /// `block` (lossless) or `drop_oldest` (live); default from the source's `mode`.
+    pub when_full: Option<WhenFull>,
+    /// Per edge, by the stage it leads into (`preprocess:det`, `detect:det`, `jsonl`, `video`).
+    #[serde(default)]
+    pub into: std::collections::BTreeMap<String, RawEdge>,
+}
+
+/// One edge's own settings; what is left out comes from `edges`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEdge {
+    pub capacity: Option<usize>,
     pub when_full: Option<WhenFull>,
 }
 
@@ -75,28 +65,41 @@ pub enum SourceMode {
     Live,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+/// A source, selected by its `type:` key (read apart from the fields, so that every error in
+/// the fields keeps its key path).
+#[derive(Debug, Clone)]
 pub enum RawSource {
-    /// A video file (MP4, MKV, MOV; H.264 or H.265); audio is ignored.
-    File {
-        path: String,
-        mode: Option<SourceMode>,
-    },
-    /// GStreamer's `videotestsrc`.
-    Test {
-        pattern: Option<String>,
-        num_frames: Option<u64>,
-        width: Option<u32>,
-        height: Option<u32>,
-        fps: Option<u32>,
-        mode: Option<SourceMode>,
-    },
-    /// Any `gst-launch-1.0` fragment that ends in raw video.
-    Launch {
-        launch: String,
-        mode: Option<SourceMode>,
-    },
+    File(FileSource),
+    Test(TestSource),
+    Launch(LaunchSource),
+}
+
+/// `type: file`: a video file (MP4, MKV, MOV; H.264 or H.265); audio is ignored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSource {
+    pub path: String,
+    pub mode: Option<SourceMode>,
+}
+
+/// `type: test`: GStreamer's `videotestsrc`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSource {
+    pub pattern: Option<String>,
+    pub num_frames: Option<u64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub fps: Option<u32>,
+    pub mode: Option<SourceMode>,
+}
+
+/// `type: launch`: any `gst-launch-1.0` fragment that ends in raw video.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaunchSource {
+    pub launch: String,
+    pub mode: Option<SourceMode>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -173,24 +176,40 @@ pub struct RawInput {
     pub std: Option<[f32; 3]>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+/// A stage, selected by its `type:` key.
+#[derive(Debug, Clone)]
 pub enum RawStage {
-    /// Run a detector model on every frame.
-    Detect { model: String },
+    Detect(DetectStage),
 }
 
+/// `type: detect`: run a detector model on every frame.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(deny_unknown_fields)]
+pub struct DetectStage {
+    pub model: String,
+}
+
+/// A sink, selected by its `type:` key.
+#[derive(Debug, Clone)]
 pub enum RawSink {
-    /// Annotated video: boxes drawn with OpenCV, encoded with x264 into MP4.
-    Video {
-        path: String,
-        /// x264 `speed-preset` (default `ultrafast`: the encoder must not take cores from inference).
-        speed_preset: Option<String>,
-        /// x264 bitrate in kbit/s (default 4000).
-        bitrate_kbps: Option<u32>,
-    },
-    /// One JSON object per frame, flushed line by line.
-    Jsonl { path: String },
+    Video(VideoSink),
+    Jsonl(JsonlSink),
+}
+
+/// `type: video`: annotated video, boxes drawn with OpenCV, encoded with x264 into MP4.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VideoSink {
+    pub path: String,
+    /// x264 `speed-preset` (default `ultrafast`: the encoder must not take cores from inference).
+    pub speed_preset: Option<String>,
+    /// x264 bitrate in kbit/s (default 4000).
+    pub bitrate_kbps: Option<u32>,
+}
+
+/// `type: jsonl`: one JSON object per frame, flushed line by line.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonlSink {
+    pub path: String,
 }

@@ -1,6 +1,8 @@
 //! The checked pipeline: every default applied, every path resolved, every reference valid.
 
-pub use super::raw::{ColorOrder, DetectFormat, Provider, ResizeMode, SourceMode, SupportPriority, WhenFull};
+pub use super::raw::{
+    ColorOrder, DetectFormat, Provider, ResizeMode, SourceMode, SupportPriority, WhenFull,
+};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,7 +36,7 @@ pub struct PipelineSpec {
     pub models: BTreeMap<String, ModelSpec>,
     pub stages: Vec<StageSpec>,
     pub sinks: Vec<SinkSpec>,
-    pub edges: EdgeSpec,
+    pub edges: EdgesSpec,
 }
 
 #[derive(Debug, Clone)]
@@ -58,10 +60,49 @@ pub enum SourceKind {
     Launch(String),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EdgeSpec {
     pub capacity: usize,
     pub when_full: WhenFull,
+}
+
+/// Every edge's settings: a default and per-edge overrides keyed by the stage the edge leads into.
+#[derive(Debug, Clone)]
+pub struct EdgesSpec {
+    pub default: EdgeSpec,
+    pub into: BTreeMap<String, EdgeSpec>,
+}
+
+impl EdgesSpec {
+    /// The settings of the edge into `stage`.
+    pub fn into_stage(&self, stage: &str) -> EdgeSpec {
+        self.into.get(stage).copied().unwrap_or(self.default)
+    }
+}
+
+impl PipelineSpec {
+    /// The stage names after the source, in order (as in metric labels and edge names).
+    pub fn stage_names(&self) -> Vec<String> {
+        let mut names = vec![];
+        for s in &self.stages {
+            let StageSpec::Detect { model } = s;
+            names.push(format!("preprocess:{model}"));
+            names.push(format!("detect:{model}"));
+        }
+        names.extend(
+            self.sinks
+                .iter()
+                .filter(|s| matches!(s, SinkSpec::Jsonl { .. }))
+                .map(|_| "jsonl".to_string()),
+        );
+        names.extend(
+            self.sinks
+                .iter()
+                .filter(|s| matches!(s, SinkSpec::Video { .. }))
+                .map(|_| "video".to_string()),
+        );
+        names
+    }
 }
 
 /// Preprocessing settings the file gave; the rest come from the model and its format.

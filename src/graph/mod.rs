@@ -100,15 +100,14 @@ impl Prepared {
                         model.clone(),
                         crate::model::session::provider_name(det.provider),
                     ));
-                    stage_list.push(Box::new(stages::Preprocess::new(
-                        model,
-                        det.input.clone(),
-                        spec.edges.capacity,
-                    )));
+                    stage_list.push(Box::new(stages::Preprocess::new(model, det.input.clone())));
                     stage_list.push(Box::new(stages::Detect::new(model, det)));
                 }
             }
         }
+        // The source opens before any sink truncates its file: a source that cannot start
+        // leaves the previous run's results in place.
+        let source = Source::open(&spec.source, stop.clone(), spec.support_priority)?;
         let sink_err = |stage: &str, e: crate::sink::SinkError| PipelineError::Stage {
             stage: stage.into(),
             source: Box::new(StageError::Sink(e)),
@@ -135,7 +134,6 @@ impl Prepared {
                 ));
             }
         }
-        let source = Source::open(&spec.source, stop.clone(), spec.support_priority)?;
         Ok(Prepared {
             spec: spec.clone(),
             metrics,
@@ -173,7 +171,8 @@ impl Prepared {
             let depth = metrics
                 .queue_depth
                 .with_label_values(&[&pipeline, &edge_name]);
-            let (tx, rx) = edge::edge(spec.edges.capacity, spec.edges.when_full, dropped, depth);
+            let e = spec.edges.into_stage(&names[i + 1]);
+            let (tx, rx) = edge::edge(e.capacity, e.when_full, dropped, depth);
             txs.push(Some(tx));
             rxs.push(Some(rx));
         }

@@ -43,7 +43,7 @@ pub struct Preprocess {
 }
 
 impl Preprocess {
-    pub fn new(model: &str, spec: InputSpec, _capacity: usize) -> Preprocess {
+    pub fn new(model: &str, spec: InputSpec) -> Preprocess {
         Preprocess {
             name: format!("preprocess:{model}"),
             pre: Preprocessor::new(spec),

@@ -31,6 +31,8 @@ pub enum ModelError {
     Input { model: String, reason: String },
     #[error("model {model}: classes: {reason}")]
     Classes { model: String, reason: String },
+    #[error("model {model}: keep_classes: {reason}")]
+    KeepClasses { model: String, reason: String },
     #[error("model {model}: inference failed: {reason}")]
     Run { model: String, reason: String },
 }
@@ -45,6 +47,7 @@ impl ModelError {
             ModelError::Layout { .. } => "format",
             ModelError::Input { .. } => "input",
             ModelError::Classes { .. } => "classes",
+            ModelError::KeepClasses { .. } => "keep_classes",
             ModelError::Run { .. } => "path",
         }
     }
@@ -161,6 +164,18 @@ impl Detector {
         };
         let height = pick(spec.input.height, mh, meta.imgsz.map(|s| s[0]), "height")?;
         let width = pick(spec.input.width, mw, meta.imgsz.map(|s| s[1]), "width")?;
+        // A dynamic input must be a multiple of the model's stride (Ultralytics writes it).
+        if let Some(stride) = meta.stride.filter(|s| *s > 0)
+            && (mh.is_none() || mw.is_none())
+            && (width % stride != 0 || height % stride != 0)
+        {
+            return Err(ModelError::Input {
+                model,
+                reason: format!(
+                    "{width}x{height} is not a multiple of the model's stride {stride} (from its metadata); set input.width and input.height to multiples of {stride}"
+                ),
+            });
+        }
         let (resize, color) = match spec.format {
             DetectFormat::Yolov8 => (ResizeMode::Letterbox, ColorOrder::Rgb),
             DetectFormat::Fastestdet => (ResizeMode::Stretch, ColorOrder::Bgr),
@@ -222,7 +237,7 @@ impl Detector {
                     .cloned()
                     .collect();
                 if !unknown.is_empty() {
-                    return Err(ModelError::Classes {
+                    return Err(ModelError::KeepClasses {
                         model: spec.name.clone(),
                         reason: format!(
                             "keep_classes names {unknown:?}, which the model does not have; its classes are {}",
@@ -351,12 +366,7 @@ impl Detector {
         drop(outputs);
         let res = match r {
             Ok(()) => {
-                out.extend(cands.iter().map(|c| Detection {
-                    class_id: c.class_id,
-                    label: self.labels[c.class_id as usize].clone(),
-                    score: c.score,
-                    bbox: geometry.box_to_source(c.bbox),
-                }));
+                out.extend(to_detections(&cands, &self.labels, geometry));
                 Ok(())
             }
             Err(LayoutMismatch(m)) => Err(ModelError::Run {
@@ -387,16 +397,26 @@ impl Detector {
             self.max_detections,
             &mut cands,
         )?;
-        Ok(cands
-            .iter()
-            .map(|c| Detection {
-                class_id: c.class_id,
-                label: self.labels[c.class_id as usize].clone(),
-                score: c.score,
-                bbox: geometry.box_to_source(c.bbox),
-            })
-            .collect())
+        Ok(to_detections(&cands, &self.labels, geometry).collect())
     }
+}
+
+/// Kept candidates -> detections in source pixels, clamped to the frame; a box that lay wholly
+/// in the letterbox padding has no area left and is dropped.
+fn to_detections<'a>(
+    cands: &'a [Candidate],
+    labels: &'a [Arc<str>],
+    geometry: &'a Geometry,
+) -> impl Iterator<Item = Detection> + 'a {
+    cands.iter().filter_map(|c| {
+        let bbox = geometry.box_to_source(c.bbox);
+        (bbox[2] > bbox[0] && bbox[3] > bbox[1]).then(|| Detection {
+            class_id: c.class_id,
+            label: labels[c.class_id as usize].clone(),
+            score: c.score,
+            bbox,
+        })
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -75,13 +75,17 @@ mod tests {
 
     #[test]
     fn threshold_is_strict_and_max_caps() {
-        // IoU exactly 1/3: kept at threshold 1/3 (suppression needs IoU above it).
-        let mut v = vec![
+        // IoU exactly 0.5: kept at threshold 0.5 (suppression needs IoU above it), not below.
+        let pair = vec![
             c(0, 0.9, [0.0, 0.0, 10.0, 10.0]),
-            c(0, 0.8, [5.0, 0.0, 15.0, 10.0]),
+            c(0, 0.8, [0.0, 0.0, 10.0, 5.0]),
         ];
-        nms(&mut v, 0.34, 300);
+        let mut v = pair.clone();
+        nms(&mut v, 0.5, 300);
         assert_eq!(v.len(), 2);
+        let mut v = pair;
+        nms(&mut v, 0.49, 300);
+        assert_eq!(v.len(), 1);
         let mut v: Vec<_> = (0..10)
             .map(|i| {
                 c(

@@ -123,23 +123,42 @@ fn builder(opts: &SessionOptions) -> Result<SessionBuilder, RuntimeError> {
     Ok(b)
 }
 
-/// Builds a session on the first provider that registers, in the configured order. Returns the
-/// session and the provider in use; every provider that failed is logged and counted.
+/// Builds a session on the first provider that both registers and loads the model, in the
+/// configured order (a CUDA library can register and still fail at load on a host without a
+/// usable GPU). Returns the session and the provider in use; every provider that failed is
+/// logged and counted.
 pub fn build(
     path: &Path,
     opts: &SessionOptions,
     metrics: Option<&Metrics>,
 ) -> Result<(Session, Provider), RuntimeError> {
-    let mut b = builder(opts)?;
-    let mut chosen = None;
+    let mut last_model_error = None;
     for &p in &opts.providers {
-        match dispatch(p, opts.device_id).register(&mut b) {
-            Ok(()) => {
-                chosen = Some(p);
-                break;
+        let mut b = builder(opts)?;
+        let attempt = dispatch(p, opts.device_id)
+            .register(&mut b)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                b.commit_from_file(path).map_err(|e| {
+                    let msg = e.to_string();
+                    last_model_error = Some(msg.clone());
+                    msg
+                })
+            });
+        match attempt {
+            Ok(session) => {
+                if let Some(m) = metrics {
+                    for q in [Provider::Tensorrt, Provider::Cuda, Provider::Cpu] {
+                        m.model_provider
+                            .with_label_values(&[&opts.model, provider_name(q)])
+                            .set((q == p) as i64);
+                    }
+                }
+                tracing::info!(model = %opts.model, provider = provider_name(p), "session ready");
+                return Ok((session, p));
             }
             Err(e) => {
-                tracing::warn!(model = %opts.model, provider = provider_name(p), error = %e, "execution provider failed to register; trying the next one");
+                tracing::warn!(model = %opts.model, provider = provider_name(p), error = %e, "execution provider unusable; trying the next one");
                 if let Some(m) = metrics {
                     m.provider_fallbacks
                         .with_label_values(&[&opts.model, provider_name(p)])
@@ -148,25 +167,19 @@ pub fn build(
             }
         }
     }
-    let Some(provider) = chosen else {
-        let tried: Vec<_> = opts.providers.iter().map(|p| provider_name(*p)).collect();
-        return Err(RuntimeError::NoProvider {
+    // The CPU provider failing means the model itself is bad: say so, not "no provider".
+    if opts.providers.contains(&Provider::Cpu)
+        && let Some(reason) = last_model_error
+    {
+        return Err(RuntimeError::Model {
             model: opts.model.clone(),
-            tried: tried.join(", "),
+            path: path.to_path_buf(),
+            reason,
         });
-    };
-    let session = b.commit_from_file(path).map_err(|e| RuntimeError::Model {
-        model: opts.model.clone(),
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    if let Some(m) = metrics {
-        for p in [Provider::Tensorrt, Provider::Cuda, Provider::Cpu] {
-            m.model_provider
-                .with_label_values(&[&opts.model, provider_name(p)])
-                .set((p == provider) as i64);
-        }
     }
-    tracing::info!(model = %opts.model, provider = provider_name(provider), "session ready");
-    Ok((session, provider))
+    let tried: Vec<_> = opts.providers.iter().map(|p| provider_name(*p)).collect();
+    Err(RuntimeError::NoProvider {
+        model: opts.model.clone(),
+        tried: tried.join(", "),
+    })
 }

@@ -1,7 +1,7 @@
-//! Annotated frames -> `appsrc ! videoconvert ! I420 ! x264enc ! mp4mux ! filesink`.
-//! The frame's pooled image becomes the GStreamer buffer (no copy) and returns to its pool when
-//! the encoder is done with it. `finish()` sends end of stream and waits for the muxer, so the
-//! file is finalised — also after a signal.
+//! Annotated frames -> `appsrc ! videoconvert ! videoscale ! I420 ! x264enc ! mp4mux ! filesink`.
+//! The frame's pooled image becomes the GStreamer buffer (no copy, its packed row stride given
+//! by a `VideoMeta`) and returns to its pool when the encoder is done with it. `finish()` sends
+//! end of stream and waits for the muxer, so the file is finalised — also after a signal.
 
 use super::SinkError;
 use crate::config::SupportPriority;
@@ -9,18 +9,34 @@ use crate::frame::Frame;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long `finish()` waits for the muxer to write the file's index.
+const FINISH_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct VideoSink {
     path: PathBuf,
     speed_preset: String,
     bitrate_kbps: u32,
     priority: SupportPriority,
-    running: Option<(gst::Pipeline, gst_app::AppSrc)>,
+    running: Option<Running>,
     /// PTS of the last buffer pushed, to keep timestamps increasing.
     last_pts: Option<u64>,
     frame_ns: u64,
     pushed: u64,
+    /// The encoder reported an error: no end-of-stream wait, no more frames.
+    failed: bool,
+}
+
+struct Running {
+    pipeline: gst::Pipeline,
+    src: gst_app::AppSrc,
+    width: u32,
+    height: u32,
+    /// Queue bound in bytes: pushing waits while the encoder is this far behind.
+    max_bytes: u64,
 }
 
 impl VideoSink {
@@ -46,6 +62,7 @@ impl VideoSink {
             last_pts: None,
             frame_ns: 0,
             pushed: 0,
+            failed: false,
         })
     }
 
@@ -56,16 +73,19 @@ impl VideoSink {
         }
     }
 
-    /// Builds the encoder for the first frame's size and rate.
+    /// Builds the encoder for the first frame's size and rate. x264 needs even sizes for 4:2:0:
+    /// an odd width or height is scaled to the even size below it.
     fn start(&mut self, f: &Frame) -> Result<(), SinkError> {
         let (num, den) = f.fps.unwrap_or((30, 1));
         self.frame_ns = (1_000_000_000u64 * den as u64) / num.max(1) as u64;
+        let (ew, eh) = ((f.width & !1).max(2), (f.height & !1).max(2));
+        let max_bytes = (f.width * f.height * 3 * 4) as u64;
         let launch = format!(
-            "appsrc name=src format=time is-live=false block=true max-bytes={max} \
+            "appsrc name=src format=time is-live=false block=false max-bytes={max_bytes} \
              caps=video/x-raw,format=BGR,width={w},height={h},framerate={num}/{den} \
-             ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset={preset} bitrate={br} key-int-max=60 \
+             ! videoconvert ! videoscale ! video/x-raw,format=I420,width={ew},height={eh} \
+             ! x264enc speed-preset={preset} bitrate={br} key-int-max=60 \
              ! h264parse ! mp4mux ! filesink location=\"{loc}\"",
-            max = (f.width * f.height * 3 * 4) as u64,
             w = f.width,
             h = f.height,
             preset = self.speed_preset,
@@ -73,7 +93,11 @@ impl VideoSink {
             loc = self.path.to_string_lossy().replace('"', "\\\""),
         );
         let pipeline = gst::parse::launch(&launch)
-            .map_err(|e| self.err(format!("cannot build encoder: {e}")))?
+            .map_err(|e| {
+                self.err(format!(
+                    "cannot build the encoder: {e}; install gstreamer1.0-plugins-ugly (x264enc)"
+                ))
+            })?
             .downcast::<gst::Pipeline>()
             .map_err(|_| self.err("not a pipeline"))?;
         let src = pipeline
@@ -83,15 +107,37 @@ impl VideoSink {
         crate::graph::priority::lower_streaming_threads(&pipeline, self.priority);
         pipeline
             .set_state(gst::State::Playing)
-            .map_err(|e| self.err(format!("cannot start encoder: {e}")))?;
-        self.running = Some((pipeline, src));
+            .map_err(|e| self.err(format!("cannot start the encoder: {e}")))?;
+        self.running = Some(Running {
+            pipeline,
+            src,
+            width: f.width,
+            height: f.height,
+            max_bytes,
+        });
         Ok(())
     }
 
     /// Pushes the frame's image to the encoder; the image goes with it.
     pub fn push(&mut self, f: Frame) -> Result<(), SinkError> {
+        if self.failed {
+            return Err(self.err("the encoder failed earlier"));
+        }
         if self.running.is_none() {
             self.start(&f)?;
+        }
+        let r = self.running.as_ref().expect("started above");
+        if (f.width, f.height) != (r.width, r.height) {
+            return Err(self.err(format!(
+                "the frame size changed from {}x{} to {}x{} mid-stream; one video sink encodes one size",
+                r.width, r.height, f.width, f.height
+            )));
+        }
+        let (src, max_bytes) = (r.src.clone(), r.max_bytes);
+        // Lossless backpressure without `block=true`, which would hang for ever on a dead encoder.
+        while src.current_level_bytes() >= max_bytes {
+            self.check_bus()?;
+            std::thread::sleep(Duration::from_millis(1));
         }
         self.check_bus()?;
         // The source's PTS when it increases; else the next slot at the stream's rate.
@@ -102,32 +148,47 @@ impl VideoSink {
             (None, None) => 0,
         };
         self.last_pts = Some(pts);
+        let (w, h) = (f.width, f.height);
         let mut buffer = gst::Buffer::from_mut_slice(f.image);
         {
             let b = buffer.get_mut().expect("new buffer is writable");
             b.set_pts(gst::ClockTime::from_nseconds(pts));
             b.set_duration(gst::ClockTime::from_nseconds(self.frame_ns));
+            // Rows are packed (w * 3 bytes); GStreamer's default BGR stride rounds up to 4.
+            gst_video::VideoMeta::add_full(
+                b,
+                gst_video::VideoFrameFlags::empty(),
+                gst_video::VideoFormat::Bgr,
+                w,
+                h,
+                &[0],
+                &[(w * 3) as i32],
+            )
+            .map_err(|e| self.err(format!("video meta: {e}")))?;
         }
-        let (_, src) = self.running.as_ref().expect("started above");
-        src.push_buffer(buffer)
-            .map_err(|e| self.err(format!("encoder refused a frame: {e:?}")))?;
+        if let Err(e) = src.push_buffer(buffer) {
+            self.failed = true;
+            return Err(self.err(format!("the encoder refused a frame: {e:?}")));
+        }
         self.pushed += 1;
         Ok(())
     }
 
-    fn check_bus(&self) -> Result<(), SinkError> {
-        let Some((p, _)) = &self.running else {
+    fn check_bus(&mut self) -> Result<(), SinkError> {
+        let Some(r) = &self.running else {
             return Ok(());
         };
-        if let Some(bus) = p.bus()
+        if let Some(bus) = r.pipeline.bus()
             && let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
             && let gst::MessageView::Error(e) = msg.view()
         {
+            self.failed = true;
+            let element = e
+                .src()
+                .map(|s| s.path_string().to_string())
+                .unwrap_or_default();
             return Err(self.err(format!(
-                "{}: {} ({})",
-                e.src()
-                    .map(|s| s.path_string().to_string())
-                    .unwrap_or_default(),
+                "{element}: {} ({})",
                 e.error(),
                 e.debug().unwrap_or_default()
             )));
@@ -135,31 +196,45 @@ impl VideoSink {
         Ok(())
     }
 
-    /// Ends the stream and waits until the MP4 is finalised.
+    /// Ends the stream and waits until the MP4 is finalised; the frames written.
     pub fn finish(&mut self) -> Result<u64, SinkError> {
-        let Some((pipeline, src)) = self.running.take() else {
+        let Some(r) = self.running.take() else {
             return Ok(0);
         };
-        let _ = src.end_of_stream();
-        let bus = pipeline.bus().ok_or_else(|| self.err("no bus"))?;
-        let mut result =
-            Err(self.err("the encoder did not finish within 60 s; the file may be incomplete"));
-        for msg in bus.iter_timed(gst::ClockTime::from_seconds(60)) {
-            match msg.view() {
-                gst::MessageView::Eos(_) => {
-                    result = Ok(self.pushed);
-                    break;
+        let result = if self.failed {
+            Err(self.err("the encoder failed; the file holds what was encoded before"))
+        } else {
+            let _ = r.src.end_of_stream();
+            let bus = r.pipeline.bus().ok_or_else(|| self.err("no bus"))?;
+            let mut result = Err(self.err(format!(
+                "the encoder did not finish within {} s; the file may be incomplete",
+                FINISH_TIMEOUT.as_secs()
+            )));
+            for msg in bus.iter_timed(gst::ClockTime::from_nseconds(
+                FINISH_TIMEOUT.as_nanos() as u64
+            )) {
+                match msg.view() {
+                    gst::MessageView::Eos(_) => {
+                        result = Ok(self.pushed);
+                        break;
+                    }
+                    gst::MessageView::Error(e) => {
+                        result = Err(self.err(format!(
+                            "{} ({})",
+                            e.error(),
+                            e.debug().unwrap_or_default()
+                        )));
+                        break;
+                    }
+                    _ => {}
                 }
-                gst::MessageView::Error(e) => {
-                    result =
-                        Err(self.err(format!("{} ({})", e.error(), e.debug().unwrap_or_default())));
-                    break;
-                }
-                _ => {}
             }
+            result
+        };
+        let _ = r.pipeline.set_state(gst::State::Null);
+        if result.is_ok() {
+            tracing::info!(path = %self.path.display(), frames = self.pushed, "video finalised");
         }
-        let _ = pipeline.set_state(gst::State::Null);
-        tracing::info!(path = %self.path.display(), frames = self.pushed, "video finalised");
         result
     }
 }

@@ -105,8 +105,12 @@ pub fn count_frames(path: &Path) -> u64 {
         kind: SourceKind::File(path.into()),
         mode: SourceMode::Replay,
     };
-    let mut src = perceptd::source::Source::open(&spec, Arc::new(AtomicBool::new(false)), perceptd::config::SupportPriority::Normal)
-        .expect("video opens");
+    let mut src = perceptd::source::Source::open(
+        &spec,
+        Arc::new(AtomicBool::new(false)),
+        perceptd::config::SupportPriority::Normal,
+    )
+    .expect("video opens");
     let mut n = 0;
     while src.next_frame().expect("video decodes").is_some() {
         n += 1;

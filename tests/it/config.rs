@@ -66,7 +66,7 @@ fn fastestdet_example_compiles_to_the_expected_spec() {
     assert_eq!(spec.name, "fastestdet-drive");
     assert!(matches!(&spec.source.kind, SourceKind::File(p) if p.ends_with("solidWhiteRight.mp4")));
     assert_eq!(
-        spec.edges.when_full,
+        spec.edges.default.when_full,
         WhenFull::Block,
         "file sources replay losslessly"
     );
@@ -101,11 +101,96 @@ fn relative_paths_resolve_against_the_file() {
 fn live_launch_sources_drop_oldest_by_default() {
     let text = "name: l\nsources: {cam: {type: launch, launch: videotestsrc}}\n";
     let spec = load_str(text, Path::new("/"), &|_| None).unwrap();
-    assert_eq!(spec.edges.when_full, WhenFull::DropOldest);
+    assert_eq!(spec.edges.default.when_full, WhenFull::DropOldest);
     let text = "name: l\nsources: {cam: {type: launch, launch: videotestsrc, mode: replay}}\nedges: {capacity: 8}\n";
     let spec = load_str(text, Path::new("/"), &|_| None).unwrap();
     assert_eq!(
-        (spec.edges.when_full, spec.edges.capacity),
+        (spec.edges.default.when_full, spec.edges.default.capacity),
         (WhenFull::Block, 8)
+    );
+}
+
+#[test]
+fn one_edge_can_have_its_own_policy() {
+    let dir = tempdir("edge-override");
+    let text = format!(
+        "name: e\nsources: {{cam: {{type: test}}}}\nmodels: {{det: {{path: {}, format: yolov8}}}}\n\
+         stages: [{{type: detect, model: det}}]\nsinks: [{{type: video, path: o.mp4}}]\n\
+         edges: {{capacity: 3, into: {{video: {{when_full: drop_oldest}}, 'detect:det': {{capacity: 1}}}}}}\n",
+        fixtures().join("yolov8_tiny.onnx").display()
+    );
+    let spec = load_str(&text, &dir, &|_| None).unwrap();
+    use perceptd::config::EdgeSpec;
+    assert_eq!(
+        spec.stage_names(),
+        vec!["preprocess:det", "detect:det", "video"]
+    );
+    assert_eq!(
+        spec.edges.into_stage("video"),
+        EdgeSpec {
+            capacity: 3,
+            when_full: WhenFull::DropOldest
+        }
+    );
+    assert_eq!(
+        spec.edges.into_stage("detect:det"),
+        EdgeSpec {
+            capacity: 1,
+            when_full: WhenFull::Block
+        }
+    );
+    assert_eq!(
+        spec.edges.into_stage("preprocess:det"),
+        EdgeSpec {
+            capacity: 3,
+            when_full: WhenFull::Block
+        }
+    );
+    let bad = text.replace("video: {when_full", "vidoe: {when_full");
+    let errs = load_str(&bad, &dir, &|_| None).unwrap_err();
+    assert!(
+        errs.iter().any(|e| e.key == "edges.into.vidoe"
+            && e.message
+                .contains("its stages are preprocess:det, detect:det, video")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn errors_inside_typed_components_keep_their_key_path() {
+    let text = "name: t\nsources:\n  cam:\n    type: test\n    width: wide\nsinks:\n  - type: video\n    path: /tmp/x.mp4\n    bitrate_kbps: fast\n  - type: mp3\n    path: /tmp/y\n  - type: video\n    path: /tmp/z.mp4\n  - type: video\n    path: /tmp/w.mp4\n";
+    let errs = load_str(text, Path::new("/"), &|_| None).unwrap_err();
+    let has = |key: &str, line: usize, what: &str| {
+        errs.iter()
+            .any(|e| e.key == key && e.line == Some(line) && e.message.contains(what))
+    };
+    assert!(has("sources.cam.width", 5, "invalid type"), "{errs:#?}");
+    assert!(has("sinks[0].bitrate_kbps", 9, "invalid type"), "{errs:#?}");
+    assert!(
+        has(
+            "sinks[1].type",
+            10,
+            "unknown type `mp3`; use one of video, jsonl"
+        ),
+        "{errs:#?}"
+    );
+    assert!(
+        has("sinks[3].type", 14, "a second `video` sink"),
+        "{errs:#?}"
+    );
+    assert_eq!(errs.len(), 4, "{errs:#?}");
+}
+
+#[test]
+fn a_model_runs_in_one_stage_only() {
+    let text = format!(
+        "name: t\nsources: {{cam: {{type: test}}}}\nmodels: {{det: {{path: {}, format: yolov8}}}}\nstages: [{{type: detect, model: det}}, {{type: detect, model: det}}]\n",
+        fixtures().join("yolov8_tiny.onnx").display()
+    );
+    let errs = load_str(&text, Path::new("/"), &|_| None).unwrap_err();
+    assert!(
+        errs.iter()
+            .any(|e| e.key == "stages[1].model" && e.message.contains("already run")),
+        "{errs:?}"
     );
 }

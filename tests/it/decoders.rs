@@ -121,6 +121,17 @@ fn conformance(fixture: &str, model: PathBuf, format: DetectFormat) -> usize {
     let mut full = vec![];
     det.infer(&tensor, &g, &mut full).unwrap();
     assert_eq!(full.len(), dets.len());
+    for (a, b) in full.iter().zip(&dets) {
+        assert_eq!(a.class_id, b.class_id);
+        assert!((a.score - b.score).abs() <= 1e-4);
+        assert!(
+            a.bbox
+                .iter()
+                .zip(&b.bbox)
+                .all(|(x, y)| (x - y).abs() <= 1e-2),
+            "{a:?} vs {b:?}"
+        );
+    }
     dets.len()
 }
 

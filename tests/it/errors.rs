@@ -186,7 +186,7 @@ fn keep_classes_must_name_real_classes() {
     let o = perceptd().arg("check").arg(&file).output().unwrap();
     let err = assert_clean_failure(&o, 2);
     assert!(
-        err.contains("models.det.classes") && err.contains("unicorn"),
+        err.contains("models.det.keep_classes") && err.contains("unicorn"),
         "{err}"
     );
 }

@@ -109,3 +109,34 @@ fn files_in_mp4_mkv_mov_with_h264_or_h265_and_audio() {
 fn the_real_drive_decodes_to_221_frames_despite_its_audio_track() {
     assert_eq!(count_frames(&assets().join("solidWhiteRight.mp4")), 221);
 }
+
+#[test]
+fn the_video_sink_encodes_odd_sizes() {
+    // 322 x 3 bytes a row is not a multiple of 4, and 181 rows cannot be 4:2:0 as they are.
+    let dir = tempdir("odd-video");
+    let file = dir.join("p.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: odd\nruntime: {{metrics_addr: 'off'}}\nsources: {{cam: {{type: test, num_frames: 15, width: 322, height: 181}}}}\nsinks: [{{type: video, path: {}/o.mp4}}]\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let o = perceptd().arg("run").arg(&file).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let spec = SourceSpec {
+        stream: "o".into(),
+        kind: SourceKind::File(dir.join("o.mp4")),
+        mode: SourceMode::Replay,
+    };
+    let mut src = Source::open(
+        &spec,
+        Arc::new(AtomicBool::new(false)),
+        perceptd::config::SupportPriority::Normal,
+    )
+    .unwrap();
+    let f = src.next_frame().unwrap().expect("a frame");
+    assert_eq!((f.width, f.height), (322, 180), "even height for x264");
+    assert_eq!(count_frames(&dir.join("o.mp4")), 15);
+}
