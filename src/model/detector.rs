@@ -296,37 +296,28 @@ impl Detector {
 
     /// Runs the session only (for `bench`'s raw throughput).
     pub fn run_raw(&mut self, tensor: &[f32]) -> Result<(), ModelError> {
-        let run_err = |e: ort::Error| ModelError::Run {
-            model: self.name.clone(),
-            reason: e.to_string(),
-        };
-        let t = TensorRef::from_array_view((self.shape(), tensor)).map_err(run_err)?;
-        let input_name = self.input_name.as_str();
-        self.session
-            .run(ort::inputs![input_name => t])
-            .map_err(|e| ModelError::Run {
-                model: self.name.clone(),
-                reason: e.to_string(),
-            })?;
+        let shape = self.shape();
+        run_session(
+            &mut self.session,
+            &self.input_name,
+            shape,
+            tensor,
+            &self.name,
+        )?;
         Ok(())
     }
 
     /// Runs the session and returns the first output, copied (for conformance tests).
     pub fn raw_output(&mut self, tensor: &[f32]) -> Result<(Vec<i64>, Vec<f32>), ModelError> {
-        let name = self.name.clone();
-        let run_err = |e: ort::Error| ModelError::Run {
-            model: name.clone(),
-            reason: e.to_string(),
-        };
-        let t = TensorRef::from_array_view((self.shape(), tensor)).map_err(run_err)?;
-        let input_name = self.input_name.as_str();
-        let outputs = self
-            .session
-            .run(ort::inputs![input_name => t])
-            .map_err(run_err)?;
-        let (shape, data) = outputs[self.layout.output]
-            .try_extract_tensor::<f32>()
-            .map_err(run_err)?;
+        let shape = self.shape();
+        let outputs = run_session(
+            &mut self.session,
+            &self.input_name,
+            shape,
+            tensor,
+            &self.name,
+        )?;
+        let (shape, data) = f32_output(&outputs, self.layout.output, &self.name)?;
         Ok((shape.to_vec(), data.to_vec()))
     }
 
@@ -337,20 +328,15 @@ impl Detector {
         geometry: &Geometry,
         out: &mut Vec<Detection>,
     ) -> Result<(), ModelError> {
-        let name = self.name.clone();
-        let run_err = |e: ort::Error| ModelError::Run {
-            model: name.clone(),
-            reason: e.to_string(),
-        };
-        let t = TensorRef::from_array_view((self.shape(), tensor)).map_err(run_err)?;
-        let input_name = self.input_name.as_str();
-        let outputs = self
-            .session
-            .run(ort::inputs![input_name => t])
-            .map_err(run_err)?;
-        let (shape, data) = outputs[self.layout.output]
-            .try_extract_tensor::<f32>()
-            .map_err(run_err)?;
+        let shape = self.shape();
+        let outputs = run_session(
+            &mut self.session,
+            &self.input_name,
+            shape,
+            tensor,
+            &self.name,
+        )?;
+        let (shape, data) = f32_output(&outputs, self.layout.output, &self.name)?;
         let mut cands = std::mem::take(&mut self.cands);
         let r = decode_into(
             &self.layout,
@@ -417,6 +403,38 @@ fn to_detections<'a>(
             bbox,
         })
     })
+}
+
+fn run_error(model: &str, e: ort::Error) -> ModelError {
+    ModelError::Run {
+        model: model.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// One `Session::run` on an NCHW f32 tensor that is borrowed, not copied.
+fn run_session<'s>(
+    session: &'s mut Session,
+    input_name: &str,
+    shape: [usize; 4],
+    tensor: &[f32],
+    model: &str,
+) -> Result<ort::session::SessionOutputs<'s>, ModelError> {
+    let t = TensorRef::from_array_view((shape, tensor)).map_err(|e| run_error(model, e))?;
+    session
+        .run(ort::inputs![input_name => t])
+        .map_err(|e| run_error(model, e))
+}
+
+fn f32_output<'a>(
+    outputs: &'a ort::session::SessionOutputs<'_>,
+    index: usize,
+    model: &str,
+) -> Result<(&'a [i64], &'a [f32]), ModelError> {
+    let (shape, data) = outputs[index]
+        .try_extract_tensor::<f32>()
+        .map_err(|e| run_error(model, e))?;
+    Ok((&shape[..], data))
 }
 
 #[allow(clippy::too_many_arguments)]
