@@ -4,6 +4,8 @@
 //! The bare throughput is measured both before and after the pipeline (half the budget each)
 //! and pooled, so a machine that gets busier or quieter during the run biases neither side.
 
+pub mod cpu;
+
 use crate::config::{PipelineSpec, StageSpec};
 use crate::graph::{PipelineError, Prepared, RunReport, quantile};
 use crate::model::{Detector, ModelError};
@@ -41,6 +43,8 @@ impl RawThroughput {
 pub struct BenchReport {
     pub pipeline: RunReport,
     pub raw: Vec<RawThroughput>,
+    /// CPU seconds per thread name during the pipeline run.
+    pub cpu: cpu::CpuByThread,
 }
 
 /// Times `Session::run` alone for about `budget` (at least `min_runs` runs); seconds per run.
@@ -76,7 +80,10 @@ pub fn bench(
     for d in &mut dets {
         before.push(time_runs(d, budget, 10)?);
     }
-    let pipeline = Prepared::new(spec, metrics, stop)?.run()?;
+    let monitor = cpu::CpuMonitor::start(Duration::from_millis(100));
+    let pipeline = Prepared::new(spec, metrics, stop)?.run();
+    let cpu = monitor.finish();
+    let pipeline = pipeline?;
     let mut raw = vec![];
     for (d, before) in dets.iter_mut().zip(before) {
         let after = time_runs(d, budget, 10)?;
@@ -86,7 +93,7 @@ pub fn bench(
             after,
         });
     }
-    Ok(BenchReport { pipeline, raw })
+    Ok(BenchReport { pipeline, raw, cpu })
 }
 
 impl BenchReport {
@@ -134,6 +141,49 @@ impl BenchReport {
             );
             let _ = writeln!(s, "pipeline / raw {}: {:.3}", r.model, p.fps() / r.fps());
         }
+        let total: f64 = self.cpu.iter().map(|c| c.1).sum();
+        if total > 0.0 {
+            let _ = writeln!(
+                s,
+                "CPU during the pipeline: {:.2} s = {:.2} cores busy; by thread:",
+                total,
+                total / p.elapsed.as_secs_f64().max(1e-9)
+            );
+            for (name, secs) in self.cpu.iter().take(12) {
+                let _ = writeln!(
+                    s,
+                    "  {:<22} {:>7.2} s {:>5.1} %  {}",
+                    name,
+                    secs,
+                    100.0 * secs / total,
+                    thread_role(name)
+                );
+            }
+        }
         s
+    }
+}
+
+/// What a thread name stands for, where it is not ours.
+fn thread_role(name: &str) -> &'static str {
+    if name.starts_with("detect:") {
+        "inference (the calling thread of Session::run)"
+    } else if name == "perceptd" {
+        "ONNX Runtime's worker threads (they take the process name)"
+    } else if name.starts_with("src:src") {
+        "encoder: appsrc -> videoconvert -> x264enc (and x264's threads)"
+    } else if name.starts_with("qtdemux")
+        || name.starts_with("multiqueue")
+        || name.starts_with("queue")
+    {
+        "decoder: demux, H.264 decode, BGR conversion (and libav's threads)"
+    } else if name.starts_with("mp4mux") || name.starts_with("filesink") {
+        "MP4 muxer"
+    } else if name.starts_with("preprocess:") {
+        "resize / letterbox into the input tensor"
+    } else if name == "video" {
+        "drawing, then handing frames to the encoder"
+    } else {
+        ""
     }
 }
