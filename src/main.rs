@@ -299,6 +299,13 @@ fn deep_check(spec: &PipelineSpec) -> Vec<(String, String)> {
     if let Err(e) = perceptd::source::probe(&spec.source) {
         errors.push((format!("sources.{}", spec.source.stream), e.to_string()));
     }
+    for (i, s) in spec.sinks.iter().enumerate() {
+        if matches!(s, config::SinkSpec::Video { .. })
+            && let Err(e) = perceptd::sink::video::check_elements()
+        {
+            errors.push((format!("sinks[{i}]"), e));
+        }
+    }
     errors
 }
 

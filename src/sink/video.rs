@@ -39,8 +39,37 @@ struct Running {
     max_bytes: u64,
 }
 
+/// The GStreamer elements the encoder needs, with the Debian package of each.
+const ELEMENTS: &[(&str, &str)] = &[
+    ("appsrc", "gstreamer1.0-plugins-base"),
+    ("videoconvert", "gstreamer1.0-plugins-base"),
+    ("videoscale", "gstreamer1.0-plugins-base"),
+    ("x264enc", "gstreamer1.0-plugins-ugly"),
+    ("h264parse", "gstreamer1.0-plugins-bad"),
+    ("mp4mux", "gstreamer1.0-plugins-good"),
+    ("filesink", "gstreamer1.0"),
+];
+
+/// Checks that every element of the encoder is installed (GStreamer must be initialised).
+pub fn check_elements() -> Result<(), String> {
+    let missing: Vec<String> = ELEMENTS
+        .iter()
+        .filter(|(e, _)| gst::ElementFactory::find(e).is_none())
+        .map(|(e, pkg)| format!("{e} (package {pkg})"))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "GStreamer elements missing for the video sink: {}; install them",
+            missing.join(", ")
+        ))
+    }
+}
+
 impl VideoSink {
-    /// The encoder's threads run at `priority`.
+    /// The encoder's threads run at `priority`. Fails at once when an element is missing, not
+    /// at the first frame.
     pub fn new(
         path: &Path,
         speed_preset: &str,
@@ -53,6 +82,10 @@ impl VideoSink {
                 reason: format!("cannot create folder: {e}"),
             })?;
         }
+        check_elements().map_err(|reason| SinkError::Video {
+            path: path.display().to_string(),
+            reason,
+        })?;
         Ok(VideoSink {
             path: path.to_path_buf(),
             speed_preset: speed_preset.into(),

@@ -207,3 +207,48 @@ fn yolov8_metadata_gives_names_and_input_size() {
         .to_string();
     assert!(e.contains("[1, 7, 2100]"), "{e}");
 }
+
+/// The committed references are what ONNX Runtime in Python computes today: the script runs
+/// again into a temporary folder and every fixture must come out the same.
+#[test]
+fn python_reference_regenerates_the_committed_fixtures() {
+    let python = std::env::var("PERCEPTD_TEST_PYTHON")
+        .expect("PERCEPTD_TEST_PYTHON must name a Python with onnxruntime==1.31.1, numpy and pillow (the setup's venv)");
+    let out = tempdir("python-reference");
+    let o = std::process::Command::new(&python)
+        .arg(fixtures().join("make_reference.py"))
+        .env("PERCEPTD_ASSETS", assets())
+        .env("PERCEPTD_FIXTURE_OUT", &out)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "make_reference.py failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for name in [
+        "fastestdet",
+        "fastestdet_swr94",
+        "yolov8_tiny",
+        "yolov8_tiny_t",
+    ] {
+        for ext in ["input.u8.gz", "output.f32.gz"] {
+            let file = format!("{name}.{ext}");
+            assert!(
+                gunzip(&out.join(&file)) == gunzip(&fixtures().join(&file)),
+                "{file} differs from the committed one"
+            );
+        }
+        let read = |dir: &std::path::Path| -> Value {
+            serde_json::from_slice(
+                &std::fs::read(dir.join(format!("{name}.expected.json"))).unwrap(),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            read(&out),
+            read(&fixtures()),
+            "{name}.expected.json differs from the committed one"
+        );
+    }
+}
