@@ -23,6 +23,8 @@ pub struct RawThroughput {
     pub before: Vec<f32>,
     /// Seconds per run, after the pipeline.
     pub after: Vec<f32>,
+    /// Process CPU seconds over all these runs.
+    pub cpu_secs: f64,
 }
 
 fn rate(times: &[f32]) -> f64 {
@@ -45,6 +47,8 @@ pub struct BenchReport {
     pub raw: Vec<RawThroughput>,
     /// CPU seconds per thread name during the pipeline run.
     pub cpu: cpu::CpuByThread,
+    /// Process CPU seconds over the pipeline run.
+    pub pipeline_cpu_secs: f64,
 }
 
 /// Times `Session::run` alone for about `budget` (at least `min_runs` runs); seconds per run.
@@ -78,22 +82,34 @@ pub fn bench(
     }
     let mut before = vec![];
     for d in &mut dets {
-        before.push(time_runs(d, budget, 10)?);
+        let c0 = cpu::process_seconds();
+        let times = time_runs(d, budget, 10)?;
+        before.push((times, cpu::process_seconds() - c0));
     }
+    let prepared = Prepared::new(spec, metrics, stop)?;
     let monitor = cpu::CpuMonitor::start(Duration::from_millis(100));
-    let pipeline = Prepared::new(spec, metrics, stop)?.run();
+    let c0 = cpu::process_seconds();
+    let pipeline = prepared.run();
+    let pipeline_cpu_secs = cpu::process_seconds() - c0;
     let cpu = monitor.finish();
     let pipeline = pipeline?;
     let mut raw = vec![];
-    for (d, before) in dets.iter_mut().zip(before) {
+    for (d, (before, cpu_before)) in dets.iter_mut().zip(before) {
+        let c0 = cpu::process_seconds();
         let after = time_runs(d, budget, 10)?;
         raw.push(RawThroughput {
             model: d.name.clone(),
             before,
             after,
+            cpu_secs: cpu_before + cpu::process_seconds() - c0,
         });
     }
-    Ok(BenchReport { pipeline, raw, cpu })
+    Ok(BenchReport {
+        pipeline,
+        raw,
+        cpu,
+        pipeline_cpu_secs,
+    })
 }
 
 impl BenchReport {
@@ -140,6 +156,14 @@ impl BenchReport {
                 quantile(&all, 0.99) * 1e3
             );
             let _ = writeln!(s, "pipeline / raw {}: {:.3}", r.model, p.fps() / r.fps());
+            let raw_cpu = 1e3 * r.cpu_secs / all.len().max(1) as f64;
+            let pipe_cpu = 1e3 * self.pipeline_cpu_secs / p.frames.max(1) as f64;
+            let _ = writeln!(
+                s,
+                "CPU per frame: pipeline {pipe_cpu:.1} ms, bare {} session {raw_cpu:.1} ms (raw / pipeline = {:.3})",
+                r.model,
+                raw_cpu / pipe_cpu
+            );
         }
         let total: f64 = self.cpu.iter().map(|c| c.1).sum();
         if total > 0.0 {
