@@ -93,12 +93,9 @@ pub struct Detector {
     session: Session,
     input_name: String,
     pub input: InputSpec,
-    pub layout: Layout,
     pub labels: Vec<Arc<str>>,
-    keep: Option<Vec<bool>>,
-    pub score_threshold: f32,
-    nms_iou: f32,
-    max_detections: usize,
+    /// Everything after `Session::run`: layout, thresholds, NMS.
+    pub post: Postprocess,
     pub provider: Provider,
     cands: Vec<Candidate>,
 }
@@ -261,13 +258,17 @@ impl Detector {
             name: spec.name.clone(),
             session,
             input_name,
+            post: Postprocess {
+                layout,
+                input_w: input.width as f32,
+                input_h: input.height as f32,
+                score_threshold,
+                keep,
+                nms_iou: spec.nms_iou,
+                max_detections: spec.max_detections,
+            },
             input,
-            layout,
             labels,
-            keep,
-            score_threshold,
-            nms_iou: spec.nms_iou,
-            max_detections: spec.max_detections,
             provider,
             cands: Vec::with_capacity(1024),
         };
@@ -317,7 +318,7 @@ impl Detector {
             tensor,
             &self.name,
         )?;
-        let (shape, data) = f32_output(&outputs, self.layout.output, &self.name)?;
+        let (shape, data) = f32_output(&outputs, self.post.layout.output, &self.name)?;
         Ok((shape.to_vec(), data.to_vec()))
     }
 
@@ -336,19 +337,9 @@ impl Detector {
             tensor,
             &self.name,
         )?;
-        let (shape, data) = f32_output(&outputs, self.layout.output, &self.name)?;
+        let (shape, data) = f32_output(&outputs, self.post.layout.output, &self.name)?;
         let mut cands = std::mem::take(&mut self.cands);
-        let r = decode_into(
-            &self.layout,
-            shape,
-            data,
-            &self.input,
-            self.score_threshold,
-            self.keep.as_deref(),
-            self.nms_iou,
-            self.max_detections,
-            &mut cands,
-        );
+        let r = self.post.candidates(shape, data, &mut cands);
         drop(outputs);
         let res = match r {
             Ok(()) => {
@@ -372,17 +363,7 @@ impl Detector {
         geometry: &Geometry,
     ) -> Result<Vec<Detection>, LayoutMismatch> {
         let mut cands = vec![];
-        decode_into(
-            &self.layout,
-            shape,
-            data,
-            &self.input,
-            self.score_threshold,
-            self.keep.as_deref(),
-            self.nms_iou,
-            self.max_detections,
-            &mut cands,
-        )?;
+        self.post.candidates(shape, data, &mut cands)?;
         Ok(to_detections(&cands, &self.labels, geometry).collect())
     }
 }
@@ -437,34 +418,44 @@ fn f32_output<'a>(
     Ok((&shape[..], data))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn decode_into(
-    layout: &Layout,
-    shape: &[i64],
-    data: &[f32],
-    input: &InputSpec,
-    threshold: f32,
-    keep: Option<&[bool]>,
-    nms_iou: f32,
-    max: usize,
-    cands: &mut Vec<Candidate>,
-) -> Result<(), LayoutMismatch> {
-    cands.clear();
-    let l = layout.for_shape(shape)?;
-    if data.len() < l.candidates * l.channels {
-        return Err(LayoutMismatch(format!(
-            "output of {} values is too short for shape {shape:?}",
-            data.len()
-        )));
+/// Output decoding as data: the layout, the input size boxes are in, thresholds and NMS.
+#[derive(Debug, Clone)]
+pub struct Postprocess {
+    pub layout: Layout,
+    pub input_w: f32,
+    pub input_h: f32,
+    pub score_threshold: f32,
+    /// Per class: kept by `keep_classes` (None keeps every class).
+    pub keep: Option<Vec<bool>>,
+    pub nms_iou: f32,
+    pub max_detections: usize,
+}
+
+impl Postprocess {
+    /// Candidates above the threshold after NMS, boxes in model-input pixels, into `cands`.
+    pub fn candidates(
+        &self,
+        shape: &[i64],
+        data: &[f32],
+        cands: &mut Vec<Candidate>,
+    ) -> Result<(), LayoutMismatch> {
+        cands.clear();
+        let l = self.layout.for_shape(shape)?;
+        if data.len() < l.candidates * l.channels {
+            return Err(LayoutMismatch(format!(
+                "output of {} values is too short for shape {shape:?}",
+                data.len()
+            )));
+        }
+        l.decode(
+            data,
+            self.input_w,
+            self.input_h,
+            self.score_threshold,
+            self.keep.as_deref(),
+            cands,
+        );
+        nms(cands, self.nms_iou, self.max_detections);
+        Ok(())
     }
-    l.decode(
-        data,
-        input.width as f32,
-        input.height as f32,
-        threshold,
-        keep,
-        cands,
-    );
-    nms(cands, nms_iou, max);
-    Ok(())
 }

@@ -42,7 +42,7 @@ fn conformance(fixture: &str, model: PathBuf, format: DetectFormat) -> usize {
     .unwrap();
     let mut det = Detector::load(&spec(fixture, model, format), None).unwrap();
     assert!(
-        (det.score_threshold as f64 - exp["score_threshold"].as_f64().unwrap()).abs() < 1e-6,
+        (det.post.score_threshold as f64 - exp["score_threshold"].as_f64().unwrap()).abs() < 1e-6,
         "default threshold matches the reference"
     );
 
