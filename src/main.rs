@@ -218,8 +218,17 @@ fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), F
             ""
         }
     );
+    let video_frames = report
+        .stages
+        .iter()
+        .find(|s| s.name == "video")
+        .map_or(0, |s| s.frames);
     for s in &spec.sinks {
-        if s.path().exists() {
+        let written = match s {
+            config::SinkSpec::Video { .. } => video_frames > 0,
+            config::SinkSpec::Jsonl { .. } => true,
+        };
+        if written {
             eprintln!("  wrote {}", s.path().display());
         } else {
             eprintln!(

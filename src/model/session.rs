@@ -33,7 +33,7 @@ or set ORT_DYLIB_PATH or `runtime.onnxruntime` to a libonnxruntime.so of version
         reason: String,
     },
     #[error(
-        "model {model}: no execution provider could be registered (tried {tried}); add `cpu` to `providers`"
+        "model {model}: no execution provider could register and load the model ({tried}); add `cpu` to `providers`"
     )]
     NoProvider { model: String, tried: String },
 }
@@ -133,6 +133,7 @@ pub fn build(
     metrics: Option<&Metrics>,
 ) -> Result<(Session, Provider), RuntimeError> {
     let mut last_model_error = None;
+    let mut reasons = vec![];
     for &p in &opts.providers {
         let mut b = builder(opts)?;
         let attempt = dispatch(p, opts.device_id)
@@ -159,6 +160,7 @@ pub fn build(
             }
             Err(e) => {
                 tracing::warn!(model = %opts.model, provider = provider_name(p), error = %e, "execution provider unusable; trying the next one");
+                reasons.push(format!("{}: {e}", provider_name(p)));
                 if let Some(m) = metrics {
                     m.provider_fallbacks
                         .with_label_values(&[&opts.model, provider_name(p)])
@@ -177,9 +179,8 @@ pub fn build(
             reason,
         });
     }
-    let tried: Vec<_> = opts.providers.iter().map(|p| provider_name(*p)).collect();
     Err(RuntimeError::NoProvider {
         model: opts.model.clone(),
-        tried: tried.join(", "),
+        tried: reasons.join("; "),
     })
 }

@@ -13,6 +13,9 @@ use gstreamer_video as gst_video;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// How long pushing waits for an encoder that takes no frame at all.
+const STALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How long `finish()` waits for the muxer to write the file's index.
 const FINISH_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -52,6 +55,7 @@ const ELEMENTS: &[(&str, &str)] = &[
 
 /// Checks that every element of the encoder is installed (GStreamer must be initialised).
 pub fn check_elements() -> Result<(), String> {
+    crate::source::init().map_err(|e| e.to_string())?;
     let missing: Vec<String> = ELEMENTS
         .iter()
         .filter(|(e, _)| gst::ElementFactory::find(e).is_none())
@@ -167,10 +171,24 @@ impl VideoSink {
             )));
         }
         let (src, max_bytes) = (r.src.clone(), r.max_bytes);
-        // Lossless backpressure without `block=true`, which would hang for ever on a dead encoder.
-        while src.current_level_bytes() >= max_bytes {
+        // Lossless backpressure without `block=true`, which would hang for ever on a dead encoder;
+        // an encoder that takes no frame for STALL_TIMEOUT is an error, not a silent hang.
+        let mut level = src.current_level_bytes();
+        let mut since = std::time::Instant::now();
+        while level >= max_bytes {
             self.check_bus()?;
-            std::thread::sleep(Duration::from_millis(1));
+            std::thread::sleep(Duration::from_millis(2));
+            let now = src.current_level_bytes();
+            if now < level {
+                since = std::time::Instant::now();
+            } else if since.elapsed() > STALL_TIMEOUT {
+                self.failed = true;
+                return Err(self.err(format!(
+                    "the encoder took no frame for {} s",
+                    STALL_TIMEOUT.as_secs()
+                )));
+            }
+            level = now;
         }
         self.check_bus()?;
         // The source's PTS when it increases; else the next slot at the stream's rate.
@@ -235,7 +253,7 @@ impl VideoSink {
             return Ok(0);
         };
         let result = if self.failed {
-            Err(self.err("the encoder failed; the file holds what was encoded before"))
+            Err(self.err("the encoder failed; the file is incomplete and may not play"))
         } else {
             let _ = r.src.end_of_stream();
             let bus = r.pipeline.bus().ok_or_else(|| self.err("no bus"))?;

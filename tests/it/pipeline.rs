@@ -83,7 +83,8 @@ fn fastestdet_drive_end_to_end_with_metrics() {
     let mid = metric(&page, "perceptd_frame_latency_seconds_count", &lat)
         .expect("latency histogram mid-run");
     assert!(
-        mid > 0.0 && mid < FRAMES as f64 && mid <= stage_frames(&page, "source"),
+        // Metrics are read one at a time, so a frame may sit between two of them (+1).
+        mid < FRAMES as f64 && mid <= stage_frames(&page, "source") + 1.0,
         "{mid}"
     );
     for stage in STAGES {
@@ -95,7 +96,10 @@ fn fastestdet_drive_end_to_end_with_metrics() {
         let count = metric(&page, "perceptd_stage_duration_seconds_count", &labels)
             .unwrap_or_else(|| panic!("{stage} histogram in:\n{page}"));
         // Downstream stages are behind the source, never ahead.
-        assert!(count <= stage_frames(&page, "source"), "{stage}: {count}");
+        assert!(
+            count <= stage_frames(&page, "source") + 1.0,
+            "{stage}: {count}"
+        );
         // Buckets are cumulative and end at the count.
         let mut prev = 0.0;
         for le in [
@@ -338,7 +342,7 @@ fn gpu_only_providers_without_a_gpu_fail_clearly() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("no execution provider could be registered (tried cuda)")
+        err.contains("no execution provider could register and load the model (cuda: ")
             && err.contains("add `cpu`"),
         "{err}"
     );
