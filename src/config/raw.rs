@@ -109,6 +109,11 @@ pub enum DetectFormat {
     Yolov8,
     /// FastestDet's S x S grid: `[1, 5+nc, S, S]`.
     Fastestdet,
+    /// Classic YOLOv5: `[1, N, 5+nc]`, objectness times class score.
+    Yolov5,
+    /// NMS-free exports (YOLOv10, YOLO26, Ultralytics `nms=True`): `[1, K, 6]` =
+    /// x1, y1, x2, y2, score, class; no NMS applied.
+    YoloEnd2end,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -57,6 +57,8 @@ pub fn format_name(f: DetectFormat) -> &'static str {
     match f {
         DetectFormat::Yolov8 => "yolov8",
         DetectFormat::Fastestdet => "fastestdet",
+        DetectFormat::Yolov5 => "yolov5",
+        DetectFormat::YoloEnd2end => "yolo_end2end",
     }
 }
 
@@ -174,7 +176,9 @@ impl Detector {
             });
         }
         let (resize, color) = match spec.format {
-            DetectFormat::Yolov8 => (ResizeMode::Letterbox, ColorOrder::Rgb),
+            DetectFormat::Yolov8 | DetectFormat::Yolov5 | DetectFormat::YoloEnd2end => {
+                (ResizeMode::Letterbox, ColorOrder::Rgb)
+            }
             DetectFormat::Fastestdet => (ResizeMode::Stretch, ColorOrder::Bgr),
         };
         let input = InputSpec {
@@ -251,7 +255,7 @@ impl Detector {
             }
         };
         let score_threshold = spec.score_threshold.unwrap_or(match spec.format {
-            DetectFormat::Yolov8 => 0.25,
+            DetectFormat::Yolov8 | DetectFormat::Yolov5 | DetectFormat::YoloEnd2end => 0.25,
             DetectFormat::Fastestdet => 0.65,
         });
         let mut det = Detector {
@@ -379,7 +383,10 @@ fn to_detections<'a>(
         let bbox = geometry.box_to_source(c.bbox);
         (bbox[2] > bbox[0] && bbox[3] > bbox[1]).then(|| Detection {
             class_id: c.class_id,
-            label: labels[c.class_id as usize].clone(),
+            label: labels
+                .get(c.class_id as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("class{}", c.class_id).into()),
             score: c.score,
             bbox,
         })
@@ -455,7 +462,13 @@ impl Postprocess {
             self.keep.as_deref(),
             cands,
         );
-        nms(cands, self.nms_iou, self.max_detections);
+        if l.nms {
+            nms(cands, self.nms_iou, self.max_detections);
+        } else {
+            // NMS is in the graph: keep its boxes, best first.
+            cands.sort_by(|a, b| b.score.total_cmp(&a.score));
+            cands.truncate(self.max_detections);
+        }
         Ok(())
     }
 }

@@ -19,6 +19,36 @@ pub struct Guess {
 pub fn guess(meta: &super::metadata::ModelMeta, outputs: &[Vec<i64>]) -> Guess {
     let nc = meta.names.as_ref().map(Vec::len);
     if let [shape] = outputs {
+        if let [_, k, 6] = shape[..]
+            && meta.end2end
+        {
+            return Guess {
+                format: Some(DetectFormat::YoloEnd2end),
+                reason: format!(
+                    "metadata end2end=True and one output [1, {k}, 6] = x1, y1, x2, y2, score, class (NMS in the graph)"
+                ),
+            };
+        }
+        // Classic YOLOv5 (torch.onnx.export, no Ultralytics metadata, or names that fit 5+nc).
+        if let [_, n, c] = shape[..]
+            && c >= 6
+            && n > c
+            && !meta.end2end
+            && (nc == Some((c - 5) as usize) || (nc.is_none() && meta.task.is_none()))
+        {
+            return Guess {
+                format: Some(DetectFormat::Yolov5),
+                reason: format!(
+                    "one output [1, {n}, {c}] = [1, N, 5+nc] with nc={}: candidates first, objectness channel (classic YOLOv5){}",
+                    c - 5,
+                    if nc.is_some() {
+                        ", class names fit"
+                    } else {
+                        "; no metadata: check the class count"
+                    }
+                ),
+            };
+        }
         if shape.len() == 3
             && meta.task.as_deref() == Some("detect")
             && !meta.end2end
@@ -74,7 +104,7 @@ pub fn guess(meta: &super::metadata::ModelMeta, outputs: &[Vec<i64>]) -> Guess {
     Guess {
         format: None,
         reason: format!(
-            "no known layout fits outputs {outputs:?}; perceptd reads yolov8 ([1, 4+nc, N] or [1, N, 4+nc]) and fastestdet ([1, 5+nc, S, S])"
+            "no known layout fits outputs {outputs:?}; perceptd reads yolov8 ([1, 4+nc, N] or [1, N, 4+nc]), yolov5 ([1, N, 5+nc]), yolo_end2end ([1, K, 6]) and fastestdet ([1, 5+nc, S, S])"
         ),
     }
 }
