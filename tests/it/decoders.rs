@@ -178,6 +178,29 @@ fn yolov8_transposed_layout_matches_python() {
 }
 
 #[test]
+fn yolov5_layout_matches_python() {
+    let n = conformance(
+        "yolov5_tiny",
+        fixtures().join("yolov5_tiny.onnx"),
+        DetectFormat::Yolov5,
+    );
+    assert!(n > 5, "objectness x class kept {n}");
+}
+
+#[test]
+fn end_to_end_layout_matches_python_without_nms() {
+    let n = conformance(
+        "yolo_e2e_tiny",
+        fixtures().join("yolo_e2e_tiny.onnx"),
+        DetectFormat::YoloEnd2end,
+    );
+    assert!(
+        n > 3 && n < 50,
+        "some of the 50 rows pass the threshold ({n})"
+    );
+}
+
+#[test]
 fn yolov8_metadata_gives_names_and_input_size() {
     init_ort();
     let det = Detector::load(
@@ -233,6 +256,8 @@ fn python_reference_regenerates_the_committed_fixtures() {
         "fastestdet_swr94",
         "yolov8_tiny",
         "yolov8_tiny_t",
+        "yolov5_tiny",
+        "yolo_e2e_tiny",
     ] {
         let input = |d: &std::path::Path| gunzip(&d.join(format!("{name}.input.u8.gz")));
         let (a, b) = (input(&out), input(&fixtures()));

@@ -238,6 +238,18 @@ fn models_inspect_guesses_layouts() {
             "{f}: {out}"
         );
     }
+    for (f, format) in [
+        ("yolov5_tiny.onnx", "format: yolov5"),
+        ("yolo_e2e_tiny.onnx", "format: yolo_end2end"),
+    ] {
+        let o = perceptd()
+            .args(["models", "inspect"])
+            .arg(fixtures().join(f))
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains(format), "{f}: {out}");
+    }
     let o = perceptd()
         .args(["models", "inspect"])
         .arg(assets().join("twinlitenet_bdd100k_360x640.onnx"))
