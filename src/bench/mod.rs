@@ -51,19 +51,21 @@ pub struct BenchReport {
     pub pipeline_cpu_secs: f64,
 }
 
-/// Times `Session::run` alone for about `budget` (at least `min_runs` runs); seconds per run.
+/// Times `Session::run` alone, at the model's batch size, for about `budget` (at least
+/// `min_runs` runs); seconds per frame of each run.
 pub fn time_runs(
     det: &mut Detector,
     budget: Duration,
     min_runs: usize,
 ) -> Result<Vec<f32>, ModelError> {
-    let tensor = vec![0.5f32; det.input.tensor_len()];
+    let tensor = vec![0.5f32; det.input.tensor_len(640, 480)];
+    let n = det.max_batch;
     let mut times = vec![];
     let start = Instant::now();
     while times.len() < min_runs || start.elapsed() < budget {
         let t0 = Instant::now();
-        det.run_raw(&tensor)?;
-        times.push(t0.elapsed().as_secs_f32());
+        det.run_raw(&tensor, n)?;
+        times.push(t0.elapsed().as_secs_f32() / n as f32);
     }
     Ok(times)
 }

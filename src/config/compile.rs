@@ -131,6 +131,17 @@ pub(super) fn compile(
     };
 
     let support_priority = runtime.support_priority.unwrap_or(SupportPriority::Low);
+    let mut cuda_libraries = vec![];
+    for (i, d) in runtime.cuda_libraries.iter().flatten().enumerate() {
+        let dir = resolve(base, d);
+        if !dir.is_dir() {
+            diag.error(
+                format!("runtime.cuda_libraries[{i}]"),
+                format!("{} is not a folder; list the folders that hold libcudart, libcublas, libcudnn and libnvinfer (for example site-packages/nvidia/*/lib of the CUDA wheels), or remove the entry", dir.display()),
+            );
+        }
+        cuda_libraries.push(dir);
+    }
     let source = sources(get("sources"), base, diag);
     let models = models(get("models"), base, diag);
     let stages = stages(get("stages"), &models, diag);
@@ -178,6 +189,7 @@ pub(super) fn compile(
         ort_library,
         metrics_addr,
         support_priority,
+        cuda_libraries,
         source: source?,
         models: models?,
         stages: stages?,
@@ -354,6 +366,15 @@ fn models(
     ok.then_some(out)
 }
 
+fn raw_has_trt_settings(t: &RawTensorrt) -> bool {
+    t.fp16.is_some()
+        || t.engine_cache.is_some()
+        || t.workspace_mb.is_some()
+        || t.min_batch.is_some()
+        || t.opt_batch.is_some()
+        || t.max_batch.is_some()
+}
+
 fn model(
     name: String,
     key: &str,
@@ -432,6 +453,67 @@ fn model(
     if i.width == Some(0) || i.height == Some(0) {
         diag.error(format!("{key}.input"), "width and height must be above 0");
     }
+    if raw.decoded_in_graph.is_some() && raw.format != DetectFormat::Yolox {
+        diag.error(
+            format!("{key}.decoded_in_graph"),
+            "applies to `format: yolox` only; remove it",
+        );
+    }
+    if raw.format == DetectFormat::FasterRcnn && classes.is_none() {
+        diag.error(
+            format!("{key}.classes"),
+            "faster_rcnn models carry no class names and their labels index a list that starts with the background (torchvision's COCO list has 91 entries, `__background__` first and `N/A` in the gaps); give that list, or a file with one name a line",
+        );
+    }
+    let batch_size = raw.batch_size.unwrap_or(1);
+    if !(1..=256).contains(&batch_size) {
+        diag.error(
+            format!("{key}.batch_size"),
+            format!("{batch_size} is out of range; use 1 (no batching) to 256"),
+        );
+    }
+    if raw.max_batch_wait_ms.is_some_and(|w| w > 10_000) {
+        diag.error(
+            format!("{key}.max_batch_wait_ms"),
+            "above 10000 ms; a batch should wait milliseconds, not seconds",
+        );
+    }
+    let rt = raw.tensorrt.unwrap_or_default();
+    if raw_has_trt_settings(&rt) && !providers.contains(&Provider::Tensorrt) {
+        diag.error(
+            format!("{key}.tensorrt"),
+            "TensorRT settings but `tensorrt` is not among the providers; add it (e.g. providers: [tensorrt, cuda, cpu]) or remove the section",
+        );
+    }
+    let profile = match (rt.min_batch, rt.opt_batch, rt.max_batch) {
+        (None, None, None) => None,
+        (min, opt, max) => {
+            let p = [
+                min.unwrap_or(1),
+                opt.unwrap_or(batch_size),
+                max.unwrap_or(batch_size.max(opt.unwrap_or(1))),
+            ];
+            if !(p[0] >= 1 && p[0] <= p[1] && p[1] <= p[2] && p[2] >= batch_size) {
+                diag.error(
+                    format!("{key}.tensorrt"),
+                    format!("min_batch {} <= opt_batch {} <= max_batch {} must hold, with max_batch at least batch_size {batch_size}", p[0], p[1], p[2]),
+                );
+            }
+            Some(p)
+        }
+    };
+    if rt.workspace_mb == Some(0) {
+        diag.error(
+            format!("{key}.tensorrt.workspace_mb"),
+            "must be above 0, or left out for TensorRT's default",
+        );
+    }
+    let tensorrt = TensorrtSpec {
+        fp16: rt.fp16.unwrap_or(true),
+        engine_cache: rt.engine_cache.as_deref().map(|p| resolve(base, p)),
+        workspace_mb: rt.workspace_mb,
+        profile,
+    };
     if diag.errors.len() > before {
         return None;
     }
@@ -457,6 +539,10 @@ fn model(
         providers,
         device_id: raw.device_id.unwrap_or(0),
         threads: raw.threads,
+        decoded_in_graph: raw.decoded_in_graph,
+        batch_size,
+        max_batch_wait: std::time::Duration::from_millis(raw.max_batch_wait_ms.unwrap_or(5)),
+        tensorrt,
     })
 }
 

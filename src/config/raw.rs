@@ -15,6 +15,10 @@ pub struct RawRuntime {
     /// Scheduling of every thread that is not inference (decode, preprocessing, drawing,
     /// encoding, and GStreamer's threads for them): `idle`, `low` (default) or `normal`.
     pub support_priority: Option<SupportPriority>,
+    /// Folders holding the CUDA, cuDNN and TensorRT libraries the GPU build of ONNX Runtime
+    /// needs (for example the `lib` folders of the `nvidia-*` PyPI wheels); their libraries are
+    /// loaded before any session is made.
+    pub cuda_libraries: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -114,6 +118,12 @@ pub enum DetectFormat {
     /// NMS-free exports (YOLOv10, YOLO26, Ultralytics `nms=True`): `[1, K, 6]` =
     /// x1, y1, x2, y2, score, class; no NMS applied.
     YoloEnd2end,
+    /// YOLOX: `[1, N, 5+nc]` with grid-relative raw boxes (strides 8, 16, 32), or boxes decoded
+    /// in the graph (`decoded_in_graph: true`); objectness times class score.
+    Yolox,
+    /// torchvision's Faster R-CNN export: `boxes [N, 4]`, `labels [N]` int64, `scores [N]`;
+    /// NMS in the graph; labels index the `classes` list.
+    FasterRcnn,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,6 +145,31 @@ pub struct RawModel {
     pub device_id: Option<i32>,
     /// Intra-op threads (default: all cores).
     pub threads: Option<usize>,
+    /// YOLOX only: boxes already decoded in the graph (default: found out at load).
+    pub decoded_in_graph: Option<bool>,
+    /// Frames per inference call, for models with a dynamic batch axis (default 1).
+    pub batch_size: Option<usize>,
+    /// How long the first frame of a batch waits for the others, in milliseconds (default 5).
+    pub max_batch_wait_ms: Option<u64>,
+    /// TensorRT settings (used when `tensorrt` is among the providers).
+    pub tensorrt: Option<RawTensorrt>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTensorrt {
+    /// Build FP16 engines (default true).
+    pub fp16: Option<bool>,
+    /// Folder of built engines, reused across restarts (default: `$CACHE_DIRECTORY/tensorrt`
+    /// under systemd, else `~/.cache/perceptd/tensorrt`).
+    pub engine_cache: Option<String>,
+    /// Builder workspace limit in MiB (default: TensorRT's).
+    pub workspace_mb: Option<usize>,
+    /// Optimisation profile of the batch axis for models with a dynamic batch: the engine
+    /// serves `min_batch..=max_batch`, tuned for `opt_batch` (default 1, batch_size, batch_size).
+    pub min_batch: Option<usize>,
+    pub opt_batch: Option<usize>,
+    pub max_batch: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -157,6 +192,8 @@ pub enum Provider {
 pub enum ResizeMode {
     /// Keep the aspect ratio, pad the rest (centred).
     Letterbox,
+    /// Keep the aspect ratio, image at the top-left, pad right and bottom (YOLOX).
+    LetterboxTopLeft,
     /// Stretch to the input size.
     Stretch,
 }

@@ -32,6 +32,8 @@ pub struct PipelineSpec {
     pub metrics_addr: Option<SocketAddr>,
     /// Scheduling of the threads that are not inference.
     pub support_priority: SupportPriority,
+    /// Folders of CUDA / cuDNN / TensorRT libraries to load before sessions are made.
+    pub cuda_libraries: Vec<PathBuf>,
     pub source: SourceSpec,
     pub models: BTreeMap<String, ModelSpec>,
     pub stages: Vec<StageSpec>,
@@ -132,6 +134,58 @@ pub struct ModelSpec {
     pub providers: Vec<Provider>,
     pub device_id: i32,
     pub threads: Option<usize>,
+    /// YOLOX only: boxes decoded in the graph (`None`: found out at load).
+    pub decoded_in_graph: Option<bool>,
+    /// Frames per inference call (1: no batching).
+    pub batch_size: usize,
+    pub max_batch_wait: std::time::Duration,
+    pub tensorrt: TensorrtSpec,
+}
+
+/// TensorRT execution provider settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorrtSpec {
+    pub fp16: bool,
+    /// Engine cache folder (`None`: the default, found at session build time).
+    pub engine_cache: Option<PathBuf>,
+    pub workspace_mb: Option<usize>,
+    /// Batch range of the optimisation profile (`None`: 1, batch_size, batch_size).
+    pub profile: Option<[usize; 3]>,
+}
+
+impl Default for TensorrtSpec {
+    fn default() -> Self {
+        TensorrtSpec {
+            fp16: true,
+            engine_cache: None,
+            workspace_mb: None,
+            profile: None,
+        }
+    }
+}
+
+impl ModelSpec {
+    /// A model with every optional setting at its default (for tools and tests).
+    pub fn new(name: &str, path: PathBuf, format: DetectFormat) -> ModelSpec {
+        ModelSpec {
+            name: name.into(),
+            path,
+            format,
+            classes: None,
+            input: InputOverrides::default(),
+            score_threshold: None,
+            nms_iou: 0.45,
+            max_detections: 300,
+            keep_classes: None,
+            providers: vec![Provider::Cpu],
+            device_id: 0,
+            threads: None,
+            decoded_in_graph: None,
+            batch_size: 1,
+            max_batch_wait: std::time::Duration::from_millis(5),
+            tensorrt: TensorrtSpec::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -57,7 +57,7 @@ impl Stage for Preprocess {
         &self.name
     }
     fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
-        let len = self.pre.spec().tensor_len();
+        let len = self.pre.spec().tensor_len(frame.width, frame.height);
         let mut tensor = self.tensors.take(|| vec![0f32; len]);
         tensor.resize(len, 0.0);
         let geometry = self

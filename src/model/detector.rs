@@ -1,7 +1,9 @@
 //! A detector: one ONNX Runtime session, its input spec, its output layout, its class names.
 //! Owned by one inference stage thread (`Session::run` takes `&mut self`).
 
-use super::layout::{Layout, LayoutMismatch};
+use super::layout::{
+    BoxEncoding, ElemType, Hints, Layout, LayoutMismatch, MAX_TENSORS, OutputInfo,
+};
 use super::metadata::ModelMeta;
 use super::nms::{Candidate, nms};
 use super::preprocess::{Geometry, InputSpec};
@@ -59,6 +61,8 @@ pub fn format_name(f: DetectFormat) -> &'static str {
         DetectFormat::Fastestdet => "fastestdet",
         DetectFormat::Yolov5 => "yolov5",
         DetectFormat::YoloEnd2end => "yolo_end2end",
+        DetectFormat::Yolox => "yolox",
+        DetectFormat::FasterRcnn => "faster_rcnn",
     }
 }
 
@@ -90,75 +94,120 @@ pub fn read_meta(session: &Session) -> ModelMeta {
     ModelMeta::from_map(raw)
 }
 
+/// One output as computed: shape, and values as f32 (integers converted).
+pub type RawOutput = (Vec<i64>, Vec<f32>);
+
 pub struct Detector {
     pub name: String,
     session: Session,
     input_name: String,
+    /// `[3, H, W]` inputs (torchvision) take no batch axis.
+    batch_axis: bool,
     pub input: InputSpec,
     pub labels: Vec<Arc<str>>,
     /// Everything after `Session::run`: layout, thresholds, NMS.
     pub post: Postprocess,
     pub provider: Provider,
+    /// Most frames one call takes (1 unless the model has a dynamic batch axis and the
+    /// config asks for more).
+    pub max_batch: usize,
     cands: Vec<Candidate>,
+    /// Reused batch tensor (`[n, 3, H, W]`).
+    batch: Vec<f32>,
+    /// Integer outputs converted to f32, per view.
+    ints: [Vec<f32>; MAX_TENSORS],
+}
+
+fn elem_type(ty: TensorElementType) -> ElemType {
+    match ty {
+        TensorElementType::Float32 => ElemType::F32,
+        TensorElementType::Int64 => ElemType::I64,
+        _ => ElemType::Other,
+    }
+}
+
+/// What the session says about its outputs.
+pub fn output_infos(session: &Session) -> Vec<OutputInfo> {
+    session
+        .outputs()
+        .iter()
+        .map(|o| match o.dtype() {
+            ValueType::Tensor { ty, shape, .. } => OutputInfo {
+                name: o.name().to_string(),
+                ty: elem_type(*ty),
+                shape: shape.to_vec(),
+            },
+            _ => OutputInfo {
+                name: o.name().to_string(),
+                ty: ElemType::Other,
+                shape: vec![],
+            },
+        })
+        .collect()
 }
 
 impl Detector {
     /// Loads the session, checks input and output against the declared format, warms up.
     pub fn load(spec: &ModelSpec, metrics: Option<&Metrics>) -> Result<Detector, ModelError> {
-        let opts = SessionOptions {
-            model: spec.name.clone(),
-            providers: spec.providers.clone(),
-            device_id: spec.device_id,
-            threads: spec.threads,
-        };
+        let opts = SessionOptions::for_model(spec);
         let (session, provider) = session::build(&spec.path, &opts, metrics)?;
         let meta = read_meta(&session);
-        let model = spec.name.clone();
+        let input_err = |reason: String| ModelError::Input {
+            model: spec.name.clone(),
+            reason,
+        };
 
-        // Input: one f32 image tensor [1, 3, H, W].
-        let inp = session.inputs().first().ok_or_else(|| ModelError::Input {
-            model: model.clone(),
-            reason: "the model has no input".into(),
-        })?;
+        // Input: one f32 image tensor [B, 3, H, W] or [3, H, W].
+        let inp = session
+            .inputs()
+            .first()
+            .ok_or_else(|| input_err("the model has no input".into()))?;
         let input_name = inp.name().to_string();
         let (ty, shape) = match inp.dtype() {
             ValueType::Tensor { ty, shape, .. } => (*ty, shape.to_vec()),
             other => {
-                return Err(ModelError::Input {
-                    model,
-                    reason: format!("input {input_name} is {other:?}, not a tensor"),
-                });
+                return Err(input_err(format!(
+                    "input {input_name} is {other:?}, not a tensor"
+                )));
             }
         };
-        if ty != TensorElementType::Float32
-            || shape.len() != 4
-            || !(shape[1] == 3 || shape[1] == -1)
+        let (batch_dim, chw) = match shape[..] {
+            [b, c, h, w] => (Some(b), [c, h, w]),
+            [c, h, w] => (None, [c, h, w]),
+            _ => (None, [0, 0, 0]),
+        };
+        if ty != TensorElementType::Float32 || !(chw[0] == 3 || chw[0] == -1) {
+            return Err(input_err(format!(
+                "input {input_name} is {ty:?} {shape:?}; perceptd feeds f32 [1, 3, H, W] (or [3, H, W]) images"
+            )));
+        }
+        if let Some(b) = batch_dim
+            && b > 1
         {
-            return Err(ModelError::Input {
-                model,
-                reason: format!(
-                    "input {input_name} is {ty:?} {shape:?}; perceptd feeds f32 [1, 3, H, W] images"
-                ),
-            });
+            return Err(input_err(format!(
+                "input {input_name} has a fixed batch of {b}; export the model with batch 1 or a dynamic batch axis"
+            )));
         }
         let fixed = |d: i64| (d > 0).then_some(d as u32);
-        let (mh, mw) = (fixed(shape[2]), fixed(shape[3]));
+        let (mh, mw) = (fixed(chw[1]), fixed(chw[2]));
+        // torchvision detection models take any size and resize inside the graph: without a
+        // configured size they get each frame as it is.
+        let native = spec.format == DetectFormat::FasterRcnn
+            && mh.is_none()
+            && mw.is_none()
+            && spec.input.width.is_none()
+            && spec.input.height.is_none();
         let pick = |cfg: Option<u32>,
                     model_dim: Option<u32>,
                     meta_dim: Option<u32>,
                     axis: &str|
          -> Result<u32, ModelError> {
             match (cfg, model_dim) {
-                (Some(c), Some(m)) if c != m => Err(ModelError::Input {
-                    model: spec.name.clone(),
-                    reason: format!("input.{axis} is {c} but the model's input is fixed at {m}; remove input.{axis} or set it to {m}"),
-                }),
+                (Some(c), Some(m)) if c != m => Err(input_err(format!("input.{axis} is {c} but the model's input is fixed at {m}; remove input.{axis} or set it to {m}"))),
                 (Some(c), _) => Ok(c),
                 (None, Some(m)) => Ok(m),
-                (None, None) => meta_dim.ok_or_else(|| ModelError::Input {
-                    model: spec.name.clone(),
-                    reason: format!("the model's input {axis} is dynamic and its metadata has no imgsz; set input.{axis}"),
-                }),
+                (None, None) if native => Ok(0),
+                (None, None) => meta_dim.ok_or_else(|| input_err(format!("the model's input {axis} is dynamic and its metadata has no imgsz; set input.{axis}"))),
             }
         };
         let height = pick(spec.input.height, mh, meta.imgsz.map(|s| s[0]), "height")?;
@@ -168,57 +217,41 @@ impl Detector {
             && (mh.is_none() || mw.is_none())
             && (width % stride != 0 || height % stride != 0)
         {
-            return Err(ModelError::Input {
-                model,
-                reason: format!(
-                    "{width}x{height} is not a multiple of the model's stride {stride} (from its metadata); set input.width and input.height to multiples of {stride}"
-                ),
-            });
+            return Err(input_err(format!(
+                "{width}x{height} is not a multiple of the model's stride {stride} (from its metadata); set input.width and input.height to multiples of {stride}"
+            )));
         }
-        let (resize, color) = match spec.format {
-            DetectFormat::Yolov8 | DetectFormat::Yolov5 | DetectFormat::YoloEnd2end => {
-                (ResizeMode::Letterbox, ColorOrder::Rgb)
-            }
-            DetectFormat::Fastestdet => (ResizeMode::Stretch, ColorOrder::Bgr),
-        };
+        let d = Defaults::of(spec.format);
         let input = InputSpec {
             width,
             height,
-            resize: spec.input.resize.unwrap_or(resize),
+            native,
+            resize: spec.input.resize.unwrap_or(d.resize),
             pad_value: spec.input.pad_value.unwrap_or(114),
-            color: spec.input.color.unwrap_or(color),
-            scale: spec.input.scale.unwrap_or(1.0 / 255.0),
+            color: spec.input.color.unwrap_or(d.color),
+            scale: spec.input.scale.unwrap_or(d.scale),
             mean: spec.input.mean.unwrap_or([0.0; 3]),
             std: spec.input.std.unwrap_or([1.0; 3]),
         };
 
         // Output layout.
         let names = spec.classes.clone().or(meta.names.clone());
+        let outputs = output_infos(&session);
+        let outlets = describe_outlets(session.outputs());
         let layout_err = |reason: String| ModelError::Layout {
             model: spec.name.clone(),
             format: format_name(spec.format),
             reason,
-            outputs: describe_outlets(session.outputs()),
+            outputs: outlets.clone(),
             path: spec.path.display().to_string(),
         };
-        let out0 = session
-            .outputs()
-            .first()
-            .ok_or_else(|| layout_err("the model has no output".into()))?;
-        let out_shape = match out0.dtype() {
-            ValueType::Tensor {
-                ty: TensorElementType::Float32,
-                shape,
-                ..
-            } => shape.to_vec(),
-            other => {
-                return Err(layout_err(format!(
-                    "output {} is {other:?}, not an f32 tensor",
-                    out0.name()
-                )));
-            }
+        let mut hints = Hints {
+            nc: names.as_ref().map(Vec::len),
+            input_w: width,
+            input_h: height,
+            yolox_decoded: spec.decoded_in_graph.unwrap_or(false),
         };
-        let layout = Layout::resolve(spec.format, 0, &out_shape, names.as_ref().map(Vec::len))
+        let layout = Layout::resolve(spec.format, &outputs, &hints)
             .map_err(|LayoutMismatch(m)| layout_err(m))?;
         let labels: Vec<Arc<str>> = (0..layout.num_classes)
             .map(|i| {
@@ -229,44 +262,26 @@ impl Detector {
                     .into()
             })
             .collect();
-        let keep = match &spec.keep_classes {
-            None => None,
-            Some(wanted) => {
-                let unknown: Vec<_> = wanted
-                    .iter()
-                    .filter(|w| !labels.iter().any(|l| &**l == w.as_str()))
-                    .cloned()
-                    .collect();
-                if !unknown.is_empty() {
-                    return Err(ModelError::KeepClasses {
-                        model: spec.name.clone(),
-                        reason: format!(
-                            "keep_classes names {unknown:?}, which the model does not have; its classes are {}",
-                            labels.iter().map(|l| &**l).collect::<Vec<_>>().join(", ")
-                        ),
-                    });
-                }
-                Some(
-                    labels
-                        .iter()
-                        .map(|l| wanted.iter().any(|w| w.as_str() == &**l))
-                        .collect(),
-                )
-            }
+        let keep = keep_mask(spec, &labels)?;
+        let batchable = batch_dim == Some(-1) && layout.batchable();
+        let max_batch = if spec.batch_size > 1 && !batchable {
+            tracing::warn!(
+                model = %spec.name,
+                batch_size = spec.batch_size,
+                "the model takes one image per call (fixed batch of 1, or no batch axis); running batch 1. Export it with a dynamic batch axis to batch"
+            );
+            1
+        } else {
+            spec.batch_size
         };
-        let score_threshold = spec.score_threshold.unwrap_or(match spec.format {
-            DetectFormat::Yolov8 | DetectFormat::Yolov5 | DetectFormat::YoloEnd2end => 0.25,
-            DetectFormat::Fastestdet => 0.65,
-        });
         let mut det = Detector {
             name: spec.name.clone(),
             session,
             input_name,
+            batch_axis: batch_dim.is_some(),
             post: Postprocess {
                 layout,
-                input_w: input.width as f32,
-                input_h: input.height as f32,
-                score_threshold,
+                score_threshold: spec.score_threshold.unwrap_or(d.score_threshold),
                 keep,
                 nms_iou: spec.nms_iou,
                 max_detections: spec.max_detections,
@@ -274,47 +289,106 @@ impl Detector {
             input,
             labels,
             provider,
+            max_batch,
             cands: Vec::with_capacity(1024),
+            batch: vec![],
+            ints: Default::default(),
         };
+        // YOLOX exports differ only in whether the graph decodes the boxes: decoded centres
+        // span the input, raw offsets stay near the cell.
+        if spec.format == DetectFormat::Yolox && spec.decoded_in_graph.is_none() {
+            let span = det.probe_first_channel()?;
+            if span > width as f32 / 2.0 {
+                tracing::info!(model = %spec.name, max_cx = span, "YOLOX boxes are decoded in the graph (set decoded_in_graph to skip this check)");
+                hints.yolox_decoded = true;
+                det.post.layout = Layout::resolve(spec.format, &outputs, &hints)
+                    .map_err(|LayoutMismatch(m)| layout_err(m))?;
+            } else {
+                tracing::info!(model = %spec.name, max_cx = span, "YOLOX boxes are grid offsets; decoding with strides 8, 16, 32");
+            }
+        }
         det.warm_up()?;
         Ok(det)
     }
 
-    /// One inference on zeros, so the first frame does not pay for lazy initialisation; also
-    /// checks that the real output fits the layout.
+    /// Whether the layout decodes YOLOX boxes from the grid (false: decoded in the graph).
+    pub fn decodes_grid(&self) -> bool {
+        matches!(self.post.layout.boxes, BoxEncoding::GridExp { .. })
+    }
+
+    /// The largest value of output 0's first channel on a mid-grey image.
+    fn probe_first_channel(&mut self) -> Result<f32, ModelError> {
+        let g = self.warm_geometry();
+        let grey = vec![128.0 * self.input.scale; 3 * (g.dst_w * g.dst_h) as usize];
+        let outs = self.raw_outputs_at(&grey, g.dst_w, g.dst_h)?;
+        let (_, data) = &outs[self.post.layout.views[0].output];
+        let v = self.post.layout.views[0];
+        let n = data.len() / v.channels.max(1);
+        Ok((0..n)
+            .map(|i| data[i * v.cand_stride])
+            .fold(f32::NEG_INFINITY, f32::max))
+    }
+
+    fn warm_geometry(&self) -> Geometry {
+        let (w, h) = if self.input.native {
+            (640, 480)
+        } else {
+            (self.input.width, self.input.height)
+        };
+        Geometry::new(self.input.resize, w, h, w, h)
+    }
+
+    /// Inference on zeros, so the first frame does not pay for lazy initialisation (at the
+    /// largest batch too); also checks that the real output fits the layout.
     pub fn warm_up(&mut self) -> Result<(), ModelError> {
-        let zeros = vec![0f32; self.input.tensor_len()];
-        let mut out = vec![];
-        let g = Geometry::new(
-            self.input.resize,
-            self.input.width,
-            self.input.height,
-            self.input.width,
-            self.input.height,
-        );
-        self.infer(&zeros, &g, &mut out)
-    }
-
-    fn shape(&self) -> [usize; 4] {
-        [1, 3, self.input.height as usize, self.input.width as usize]
-    }
-
-    /// Runs the session only (for `bench`'s raw throughput).
-    pub fn run_raw(&mut self, tensor: &[f32]) -> Result<(), ModelError> {
-        let shape = self.shape();
-        run_session(
-            &mut self.session,
-            &self.input_name,
-            shape,
-            tensor,
-            &self.name,
-        )?;
+        let g = self.warm_geometry();
+        let len = 3 * (g.dst_w * g.dst_h) as usize;
+        let zeros = vec![0f32; len];
+        for n in [1, self.max_batch] {
+            let tensors = vec![&zeros[..]; n];
+            let geos = vec![g; n];
+            self.infer_batch(&tensors, &geos, |_, _| {})?;
+            if self.max_batch == 1 {
+                break;
+            }
+        }
         Ok(())
     }
 
-    /// Runs the session and returns the first output, copied (for conformance tests).
-    pub fn raw_output(&mut self, tensor: &[f32]) -> Result<(Vec<i64>, Vec<f32>), ModelError> {
-        let shape = self.shape();
+    fn shape(&self, n: usize, w: u32, h: u32) -> Vec<usize> {
+        if self.batch_axis {
+            vec![n, 3, h as usize, w as usize]
+        } else {
+            vec![3, h as usize, w as usize]
+        }
+    }
+
+    /// Runs the session only (for `bench`'s raw throughput): one image, or a batch of copies.
+    pub fn run_raw(&mut self, tensor: &[f32], n: usize) -> Result<(), ModelError> {
+        let g = self.warm_geometry();
+        let shape = self.shape(n, g.dst_w, g.dst_h);
+        let data = if n == 1 {
+            tensor
+        } else {
+            self.batch.clear();
+            for _ in 0..n {
+                self.batch.extend_from_slice(tensor);
+            }
+            &self.batch[..]
+        };
+        run_session(&mut self.session, &self.input_name, shape, data, &self.name)?;
+        Ok(())
+    }
+
+    /// Runs the session on one image of `w x h` and returns every output in session order,
+    /// converted to f32 (for conformance tests).
+    pub fn raw_outputs_at(
+        &mut self,
+        tensor: &[f32],
+        w: u32,
+        h: u32,
+    ) -> Result<Vec<RawOutput>, ModelError> {
+        let shape = self.shape(1, w, h);
         let outputs = run_session(
             &mut self.session,
             &self.input_name,
@@ -322,54 +396,234 @@ impl Detector {
             tensor,
             &self.name,
         )?;
-        let (shape, data) = f32_output(&outputs, self.post.layout.output, &self.name)?;
-        Ok((shape.to_vec(), data.to_vec()))
+        let mut all = vec![];
+        for i in 0..outputs.len() {
+            let v = &outputs[i];
+            if let Ok((s, d)) = v.try_extract_tensor::<f32>() {
+                all.push((s.to_vec(), d.to_vec()));
+            } else {
+                let (s, d) = v
+                    .try_extract_tensor::<i64>()
+                    .map_err(|e| run_error(&self.name, e))?;
+                all.push((s.to_vec(), d.iter().map(|&x| x as f32).collect()));
+            }
+        }
+        Ok(all)
     }
 
-    /// Inference and decoding: detections in source-frame pixels appended to `out`.
+    /// Runs the session on one image at the model's input size (for conformance tests).
+    pub fn raw_outputs(&mut self, tensor: &[f32]) -> Result<Vec<RawOutput>, ModelError> {
+        let g = self.warm_geometry();
+        self.raw_outputs_at(tensor, g.dst_w, g.dst_h)
+    }
+
+    /// Inference and decoding of one image: detections in source-frame pixels appended to `out`.
     pub fn infer(
         &mut self,
         tensor: &[f32],
         geometry: &Geometry,
         out: &mut Vec<Detection>,
     ) -> Result<(), ModelError> {
-        let shape = self.shape();
-        let outputs = run_session(
-            &mut self.session,
-            &self.input_name,
-            shape,
-            tensor,
-            &self.name,
-        )?;
-        let (shape, data) = f32_output(&outputs, self.post.layout.output, &self.name)?;
-        let mut cands = std::mem::take(&mut self.cands);
-        let r = self.post.candidates(shape, data, &mut cands);
-        drop(outputs);
-        let res = match r {
-            Ok(()) => {
-                out.extend(to_detections(&cands, &self.labels, geometry));
-                Ok(())
-            }
-            Err(LayoutMismatch(m)) => Err(ModelError::Run {
-                model: self.name.clone(),
-                reason: m,
-            }),
-        };
-        self.cands = cands;
-        res
+        self.infer_batch(&[tensor], std::slice::from_ref(geometry), |_, d| {
+            out.push(d)
+        })
     }
 
-    /// Decodes an output computed elsewhere (tests compare against Python's).
+    /// Inference and decoding of several images (all of one size), `max_batch` per call;
+    /// `emit(i, d)` receives the detections of image `i`, in source-frame pixels.
+    pub fn infer_batch(
+        &mut self,
+        tensors: &[&[f32]],
+        geometries: &[Geometry],
+        mut emit: impl FnMut(usize, Detection),
+    ) -> Result<(), ModelError> {
+        assert_eq!(tensors.len(), geometries.len());
+        let mut first = 0;
+        while first < tensors.len() {
+            let n = (tensors.len() - first).min(self.max_batch);
+            self.infer_chunk(
+                &tensors[first..first + n],
+                &geometries[first..first + n],
+                first,
+                &mut emit,
+            )?;
+            first += n;
+        }
+        Ok(())
+    }
+
+    fn infer_chunk(
+        &mut self,
+        tensors: &[&[f32]],
+        geometries: &[Geometry],
+        offset: usize,
+        emit: &mut impl FnMut(usize, Detection),
+    ) -> Result<(), ModelError> {
+        let n = tensors.len();
+        let (w, h) = (geometries[0].dst_w, geometries[0].dst_h);
+        let len = 3 * (w * h) as usize;
+        if geometries.iter().any(|g| (g.dst_w, g.dst_h) != (w, h))
+            || tensors.iter().any(|t| t.len() != len)
+        {
+            return Err(ModelError::Run {
+                model: self.name.clone(),
+                reason: "images of one batch differ in size".into(),
+            });
+        }
+        let shape = self.shape(n, w, h);
+        let data: &[f32] = if n == 1 {
+            tensors[0]
+        } else {
+            self.batch.clear();
+            for t in tensors {
+                self.batch.extend_from_slice(t);
+            }
+            &self.batch
+        };
+        let outputs = run_session(&mut self.session, &self.input_name, shape, data, &self.name)?;
+        let layout = self.post.layout;
+        let views = layout.views();
+        let mut shapes: [&[i64]; MAX_TENSORS] = [&[]; MAX_TENSORS];
+        let mut datas: [&[f32]; MAX_TENSORS] = [&[]; MAX_TENSORS];
+        for (k, v) in views.iter().enumerate() {
+            let value = &outputs[v.output];
+            if v.int64 {
+                let (s, d) = value
+                    .try_extract_tensor::<i64>()
+                    .map_err(|e| run_error(&self.name, e))?;
+                shapes[k] = &s[..];
+                self.ints[k].clear();
+                self.ints[k].extend(d.iter().map(|&x| x as f32));
+            } else {
+                let (s, d) = value
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| run_error(&self.name, e))?;
+                shapes[k] = &s[..];
+                datas[k] = d;
+            }
+        }
+        for (k, v) in views.iter().enumerate() {
+            if v.int64 {
+                datas[k] = &self.ints[k];
+            }
+        }
+        let mut cands = std::mem::take(&mut self.cands);
+        let mut result = Ok(());
+        for (b, g) in geometries.iter().enumerate() {
+            let mut per: [&[f32]; MAX_TENSORS] = [&[]; MAX_TENSORS];
+            for (k, v) in views.iter().enumerate() {
+                let d = datas[k];
+                per[k] = if v.batched && n > 1 {
+                    let each = d.len() / n;
+                    &d[b * each..(b + 1) * each]
+                } else {
+                    d
+                };
+            }
+            let input = (g.dst_w as f32, g.dst_h as f32);
+            if let Err(LayoutMismatch(m)) = self.post.candidates(
+                &shapes[..views.len()],
+                &per[..views.len()],
+                input,
+                &mut cands,
+            ) {
+                result = Err(ModelError::Run {
+                    model: self.name.clone(),
+                    reason: m,
+                });
+                break;
+            }
+            for d in to_detections(&cands, &self.labels, g) {
+                emit(offset + b, d);
+            }
+        }
+        drop(outputs);
+        self.cands = cands;
+        result
+    }
+
+    /// Decodes outputs computed elsewhere (tests compare against Python's): every output in
+    /// session order, as f32.
     pub fn decode(
         &mut self,
-        shape: &[i64],
-        data: &[f32],
+        outputs: &[(&[i64], &[f32])],
         geometry: &Geometry,
     ) -> Result<Vec<Detection>, LayoutMismatch> {
+        let views = self.post.layout.views();
+        let shapes: Vec<&[i64]> = views.iter().map(|v| outputs[v.output].0).collect();
+        let datas: Vec<&[f32]> = views.iter().map(|v| outputs[v.output].1).collect();
         let mut cands = vec![];
-        self.post.candidates(shape, data, &mut cands)?;
+        let input = (geometry.dst_w as f32, geometry.dst_h as f32);
+        self.post.candidates(&shapes, &datas, input, &mut cands)?;
         Ok(to_detections(&cands, &self.labels, geometry).collect())
     }
+}
+
+/// Per-format preprocessing defaults (what the exporters' own demos do).
+struct Defaults {
+    resize: ResizeMode,
+    color: ColorOrder,
+    scale: f32,
+    score_threshold: f32,
+}
+
+impl Defaults {
+    fn of(f: DetectFormat) -> Defaults {
+        let d = Defaults {
+            resize: ResizeMode::Letterbox,
+            color: ColorOrder::Rgb,
+            scale: 1.0 / 255.0,
+            score_threshold: 0.25,
+        };
+        match f {
+            DetectFormat::Yolov8 | DetectFormat::Yolov5 | DetectFormat::YoloEnd2end => d,
+            DetectFormat::Fastestdet => Defaults {
+                resize: ResizeMode::Stretch,
+                color: ColorOrder::Bgr,
+                score_threshold: 0.65,
+                ..d
+            },
+            // YOLOX since 0.2: BGR, 0..255, top-left letterbox padded with 114.
+            DetectFormat::Yolox => Defaults {
+                resize: ResizeMode::LetterboxTopLeft,
+                color: ColorOrder::Bgr,
+                scale: 1.0,
+                ..d
+            },
+            // torchvision normalises inside the graph: RGB in 0..1.
+            DetectFormat::FasterRcnn => Defaults {
+                resize: ResizeMode::Stretch,
+                score_threshold: 0.5,
+                ..d
+            },
+        }
+    }
+}
+
+fn keep_mask(spec: &ModelSpec, labels: &[Arc<str>]) -> Result<Option<Vec<bool>>, ModelError> {
+    let Some(wanted) = &spec.keep_classes else {
+        return Ok(None);
+    };
+    let unknown: Vec<_> = wanted
+        .iter()
+        .filter(|w| !labels.iter().any(|l| &**l == w.as_str()))
+        .cloned()
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ModelError::KeepClasses {
+            model: spec.name.clone(),
+            reason: format!(
+                "keep_classes names {unknown:?}, which the model does not have; its classes are {}",
+                labels.iter().map(|l| &**l).collect::<Vec<_>>().join(", ")
+            ),
+        });
+    }
+    Ok(Some(
+        labels
+            .iter()
+            .map(|l| wanted.iter().any(|w| w.as_str() == &**l))
+            .collect(),
+    ))
 }
 
 /// Kept candidates -> detections in source pixels, clamped to the frame; a box that lay wholly
@@ -400,11 +654,11 @@ fn run_error(model: &str, e: ort::Error) -> ModelError {
     }
 }
 
-/// One `Session::run` on an NCHW f32 tensor that is borrowed, not copied.
+/// One `Session::run` on an f32 tensor that is borrowed, not copied.
 fn run_session<'s>(
     session: &'s mut Session,
     input_name: &str,
-    shape: [usize; 4],
+    shape: Vec<usize>,
     tensor: &[f32],
     model: &str,
 ) -> Result<ort::session::SessionOutputs<'s>, ModelError> {
@@ -414,23 +668,10 @@ fn run_session<'s>(
         .map_err(|e| run_error(model, e))
 }
 
-fn f32_output<'a>(
-    outputs: &'a ort::session::SessionOutputs<'_>,
-    index: usize,
-    model: &str,
-) -> Result<(&'a [i64], &'a [f32]), ModelError> {
-    let (shape, data) = outputs[index]
-        .try_extract_tensor::<f32>()
-        .map_err(|e| run_error(model, e))?;
-    Ok((&shape[..], data))
-}
-
 /// Output decoding as data: the layout, the input size boxes are in, thresholds and NMS.
 #[derive(Debug, Clone)]
 pub struct Postprocess {
     pub layout: Layout,
-    pub input_w: f32,
-    pub input_h: f32,
     pub score_threshold: f32,
     /// Per class: kept by `keep_classes` (None keeps every class).
     pub keep: Option<Vec<bool>>,
@@ -440,24 +681,29 @@ pub struct Postprocess {
 
 impl Postprocess {
     /// Candidates above the threshold after NMS, boxes in model-input pixels, into `cands`.
+    /// `shapes[k]` and `data[k]` are view `k`'s output shape (batch included) and one image's
+    /// values; `input` is the size boxes are in.
     pub fn candidates(
         &self,
-        shape: &[i64],
-        data: &[f32],
+        shapes: &[&[i64]],
+        data: &[&[f32]],
+        input: (f32, f32),
         cands: &mut Vec<Candidate>,
     ) -> Result<(), LayoutMismatch> {
         cands.clear();
-        let l = self.layout.for_shape(shape)?;
-        if data.len() < l.candidates * l.channels {
-            return Err(LayoutMismatch(format!(
-                "output of {} values is too short for shape {shape:?}",
-                data.len()
-            )));
+        let l = self.layout.for_shapes(shapes)?;
+        for (v, d) in l.views().iter().zip(data) {
+            if d.len() < l.candidates * v.channels {
+                return Err(LayoutMismatch(format!(
+                    "output of {} values is too short for shapes {shapes:?}",
+                    d.len()
+                )));
+            }
         }
         l.decode(
             data,
-            self.input_w,
-            self.input_h,
+            input.0,
+            input.1,
             self.score_threshold,
             self.keep.as_deref(),
             cands,

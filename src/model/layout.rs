@@ -1,20 +1,122 @@
-//! Detector output layouts as data: which tensor, which axis holds candidates and which holds
-//! channels, how boxes are encoded, where the score and the class come from, whether NMS is
-//! already in the graph. One decoder reads them all.
+//! Detector output layouts as data: which output tensors, which axis holds candidates and which
+//! holds channels, how boxes are encoded, where the score and the class come from, whether NMS
+//! is already in the graph. One decoder reads them all.
 
 use super::nms::Candidate;
 use crate::config::DetectFormat;
+
+/// Output tensors a layout reads at most (Faster R-CNN: boxes, scores, labels).
+pub const MAX_TENSORS: usize = 3;
+
+/// YOLOX's three detection levels.
+pub const YOLOX_STRIDES: [u32; 3] = [8, 16, 32];
+
+/// Where one per-candidate value lives: which of the layout's tensors, which channel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Chan {
+    pub tensor: usize,
+    pub channel: usize,
+}
+
+const fn ch(channel: usize) -> Chan {
+    Chan { tensor: 0, channel }
+}
+
+/// The element type of an output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElemType {
+    F32,
+    I64,
+    Other,
+}
+
+/// What the session says about one output, before any run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputInfo {
+    pub name: String,
+    pub ty: ElemType,
+    /// `-1` for dynamic axes.
+    pub shape: Vec<i64>,
+}
+
+/// How one output tensor is read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct View {
+    /// Index among the session's outputs.
+    pub output: usize,
+    pub rank: usize,
+    /// Axis of the candidates; `None` for a fixed grid (the last two axes).
+    pub cand_axis: Option<usize>,
+    /// Axis of the channels; `None` when the tensor holds one value per candidate.
+    pub chan_axis: Option<usize>,
+    pub channels: usize,
+    /// Element offset between consecutive candidates, and between consecutive channels.
+    pub cand_stride: usize,
+    pub chan_stride: usize,
+    /// Whether axis 0 is a batch axis (one image per index).
+    pub batched: bool,
+    /// Integer output (class labels), read converted to f32.
+    pub int64: bool,
+}
+
+impl View {
+    const UNUSED: View = View {
+        output: usize::MAX,
+        rank: 0,
+        cand_axis: None,
+        chan_axis: None,
+        channels: 0,
+        cand_stride: 0,
+        chan_stride: 0,
+        batched: true,
+        int64: false,
+    };
+
+    /// A `[B, A, C]` output read candidates-first (`[B, N, C]`) or channels-first (`[B, C, N]`).
+    fn three_axis(output: usize, channels_first: bool, channels: usize, candidates: usize) -> View {
+        let (cand_stride, chan_stride) = if channels_first {
+            (1, candidates)
+        } else {
+            (channels, 1)
+        };
+        View {
+            output,
+            rank: 3,
+            cand_axis: Some(if channels_first { 2 } else { 1 }),
+            chan_axis: Some(if channels_first { 1 } else { 2 }),
+            channels,
+            cand_stride,
+            chan_stride,
+            batched: true,
+            int64: false,
+        }
+    }
+}
+
+/// One level of a strided grid (YOLOX): candidates `start..start + gw * gh`, row-major.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GridLevel {
+    pub start: usize,
+    pub gw: usize,
+    pub stride: f32,
+}
 
 /// How the four box channels encode a box.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum BoxEncoding {
     /// Centre x, centre y, width, height in model-input pixels (Ultralytics, YOLOv5).
     CxCyWhPixels,
-    /// Corners x1, y1, x2, y2 in model-input pixels (end-to-end exports).
+    /// Corners x1, y1, x2, y2 in model-input pixels (end-to-end exports, Faster R-CNN).
     X1Y1X2Y2Pixels,
     /// FastestDet's grid: `cx = (gx + tanh(dx)) / gw`, `w = sigmoid(w)`, as fractions of the
     /// image, candidates ordered row-major over a `gw x gh` grid.
     GridTanhSigmoid { gw: usize, gh: usize },
+    /// YOLOX's raw head: `cx = (dx + gx) * stride`, `w = exp(dw) * stride`, over the levels of
+    /// strides 8, 16 and 32, each row-major, concatenated.
+    GridExp {
+        levels: [GridLevel; 3],
+        total: usize,
+    },
 }
 
 /// How the final score is made.
@@ -22,43 +124,42 @@ pub enum BoxEncoding {
 pub enum ScoreRule {
     /// The best class score alone (YOLOv8: no objectness).
     Class,
-    /// Objectness times the best class score (YOLOv5).
-    ObjTimesClass { obj_channel: usize },
+    /// Objectness times the best class score (YOLOv5, YOLOX).
+    ObjTimesClass { obj: Chan },
     /// `obj^a * cls^b` (FastestDet: a = 0.6, b = 0.4).
     WeightedProduct {
-        obj_channel: usize,
+        obj: Chan,
         obj_exp: f32,
         cls_exp: f32,
     },
-    /// A score channel computed in the graph (end-to-end exports).
-    Channel { channel: usize },
+    /// A score computed in the graph (end-to-end exports, Faster R-CNN).
+    Channel { at: Chan },
 }
 
 /// Where a candidate's class comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum ClassRule {
     /// The best of `num_classes` score channels starting at `first`.
-    Argmax { first: usize },
-    /// A channel holding the class index (as a float).
-    Index { channel: usize },
+    Argmax { first: Chan },
+    /// A channel holding the class index.
+    Index { at: Chan },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Layout {
     pub format: DetectFormat,
-    /// Index of the output tensor.
-    pub output: usize,
+    /// The output tensors read: the first `n_views` (an array, so that fitting a layout to a
+    /// run's shapes copies it without allocating).
+    pub views: [View; MAX_TENSORS],
+    pub n_views: usize,
+    /// Candidates per image (fixed up per run for dynamic axes).
     pub candidates: usize,
-    pub channels: usize,
-    /// Element offset between consecutive candidates, and between consecutive channels.
-    pub cand_stride: usize,
-    pub chan_stride: usize,
-    /// First of the four box channels.
-    pub box_channel: usize,
+    /// The first of the four box channels.
+    pub box_at: Chan,
     pub boxes: BoxEncoding,
     pub score: ScoreRule,
     pub class: ClassRule,
-    /// Classes the output distinguishes (0 when only class names could say).
+    /// Classes the output distinguishes (for `Index` layouts: the class names given).
     pub num_classes: usize,
     /// Whether perceptd runs NMS (false when the graph already did).
     pub nms: bool,
@@ -69,46 +170,93 @@ pub struct Layout {
 #[error("{0}")]
 pub struct LayoutMismatch(pub String);
 
-impl Layout {
-    /// A `[1, A, B]` output read candidates-first (`[1, N, C]`) or channels-first (`[1, C, N]`).
-    fn three_axis(
-        format: DetectFormat,
-        output: usize,
-        channels_first: bool,
-        channels: usize,
-        candidates: usize,
-    ) -> Layout {
-        let (cand_stride, chan_stride) = if channels_first {
-            (1, candidates)
-        } else {
-            (channels, 1)
+/// Reads one channel (and the ones after it) of every candidate.
+#[derive(Clone, Copy)]
+struct Reader<'a> {
+    data: &'a [f32],
+    cand_stride: usize,
+    chan_stride: usize,
+    base: usize,
+}
+
+impl Reader<'_> {
+    #[inline(always)]
+    fn get(&self, i: usize, k: usize) -> f32 {
+        self.data[i * self.cand_stride + (self.base + k) * self.chan_stride]
+    }
+}
+
+/// Candidates of a strided grid of `w x h` pixels: the levels and their total.
+pub fn grid_levels(w: u32, h: u32) -> ([GridLevel; 3], usize) {
+    let mut start = 0;
+    let levels = YOLOX_STRIDES.map(|s| {
+        let (gw, gh) = ((w / s) as usize, (h / s) as usize);
+        let l = GridLevel {
+            start,
+            gw,
+            stride: s as f32,
         };
+        start += gw * gh;
+        l
+    });
+    (levels, start)
+}
+
+/// What resolving a layout needs besides the outputs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hints {
+    /// Class names known (from the config or the metadata).
+    pub nc: Option<usize>,
+    /// The model input size the boxes are in.
+    pub input_w: u32,
+    pub input_h: u32,
+    /// YOLOX exported with the box decode in the graph (`decode_in_inference=True`).
+    pub yolox_decoded: bool,
+}
+
+impl Layout {
+    fn single(format: DetectFormat, view: View, candidates: usize) -> Layout {
         Layout {
             format,
-            output,
+            views: [view, View::UNUSED, View::UNUSED],
+            n_views: 1,
             candidates,
-            channels,
-            cand_stride,
-            chan_stride,
-            box_channel: 0,
+            box_at: ch(0),
             boxes: BoxEncoding::CxCyWhPixels,
             score: ScoreRule::Class,
-            class: ClassRule::Argmax { first: 4 },
+            class: ClassRule::Argmax { first: ch(4) },
             num_classes: 0,
             nms: true,
         }
     }
 
-    /// The layout `format` gives for an output of `shape` (`-1` for dynamic axes); `nc` is the
-    /// number of class names when known.
+    /// The layout `format` gives for the session's outputs.
     pub fn resolve(
         format: DetectFormat,
-        output: usize,
-        shape: &[i64],
-        nc: Option<usize>,
+        outputs: &[OutputInfo],
+        hints: &Hints,
     ) -> Result<Layout, LayoutMismatch> {
-        let bad = |why: &str| LayoutMismatch(format!("output {output} has shape {shape:?}: {why}"));
-        let batch_ok = |b: i64| b == 1 || b == -1;
+        if format == DetectFormat::FasterRcnn {
+            return Self::faster_rcnn(outputs, hints);
+        }
+        let Some(out) = outputs.first() else {
+            return Err(LayoutMismatch("the model has no output".into()));
+        };
+        let shape = &out.shape[..];
+        let bad =
+            |why: &str| LayoutMismatch(format!("output {} has shape {shape:?}: {why}", out.name));
+        if out.ty != ElemType::F32 {
+            return Err(bad("it is not f32"));
+        }
+        let nc = hints.nc;
+        // Rank-3 outputs carry the batch first: 1, dynamic, or the batch the input takes.
+        let batch_ok = |b: i64| b == -1 || b >= 1;
+        let names_fit = |nc_model: usize| match nc {
+            Some(names) if names != nc_model => Err(bad(&format!(
+                "{nc_model} class channels but {names} class names; set `classes` to the model's {nc_model} classes"
+            ))),
+            _ => Ok(()),
+        };
         match format {
             DetectFormat::Yolov8 => {
                 let [b, a, c] = shape else {
@@ -117,7 +265,7 @@ impl Layout {
                     ));
                 };
                 if !batch_ok(*b) {
-                    return Err(bad("batch axis must be 1"));
+                    return Err(bad("batch axis must be 1 or dynamic"));
                 }
                 let (a, c) = (*a, *c);
                 // Which axis holds 4+nc: the one that matches the class names, else the smaller.
@@ -137,38 +285,54 @@ impl Layout {
                     return Err(bad("needs at least 5 channels (4 box + classes)"));
                 }
                 // Candidates may be dynamic (-1): strides are fixed up per run.
-                let mut l = Layout::three_axis(
-                    format,
-                    output,
-                    channels_first,
-                    channels as usize,
-                    candidates.max(0) as usize,
-                );
+                let n = candidates.max(0) as usize;
+                let view = View::three_axis(0, channels_first, channels as usize, n);
+                let mut l = Layout::single(format, view, n);
                 l.num_classes = channels as usize - 4;
                 Ok(l)
             }
-            DetectFormat::Yolov5 => {
+            DetectFormat::Yolov5 | DetectFormat::Yolox => {
+                let name = if format == DetectFormat::Yolov5 {
+                    "yolov5"
+                } else {
+                    "yolox"
+                };
                 let [b, n, c] = shape else {
-                    return Err(bad("the yolov5 layout is [1, N, 5+nc] (3 axes)"));
+                    return Err(bad(&format!("the {name} layout is [1, N, 5+nc] (3 axes)")));
                 };
                 if !batch_ok(*b) || *c < 6 {
-                    return Err(bad(
-                        "the yolov5 layout is [1, N, 5+nc]: batch 1, at least 6 channels (4 box, objectness, classes)",
-                    ));
-                }
-                let nc_model = (*c - 5) as usize;
-                if let Some(names) = nc
-                    && names != nc_model
-                {
                     return Err(bad(&format!(
-                        "{nc_model} class channels but {names} class names; set `classes` to the model's {nc_model} classes"
+                        "the {name} layout is [1, N, 5+nc]: batch 1, at least 6 channels (4 box, objectness, classes)"
                     )));
                 }
-                let mut l =
-                    Layout::three_axis(format, output, false, *c as usize, (*n).max(0) as usize);
-                l.score = ScoreRule::ObjTimesClass { obj_channel: 4 };
-                l.class = ClassRule::Argmax { first: 5 };
+                let nc_model = (*c - 5) as usize;
+                names_fit(nc_model)?;
+                let cands = (*n).max(0) as usize;
+                let view = View::three_axis(0, false, *c as usize, cands);
+                let mut l = Layout::single(format, view, cands);
+                l.score = ScoreRule::ObjTimesClass { obj: ch(4) };
+                l.class = ClassRule::Argmax { first: ch(5) };
                 l.num_classes = nc_model;
+                if format == DetectFormat::Yolox && !hints.yolox_decoded {
+                    let (w, h) = (hints.input_w, hints.input_h);
+                    if w % 32 != 0 || h % 32 != 0 {
+                        return Err(bad(&format!(
+                            "YOLOX decodes boxes over grids of strides 8, 16 and 32, so the input ({w}x{h}) must be a multiple of 32; set input.width and input.height"
+                        )));
+                    }
+                    let (levels, total) = grid_levels(w, h);
+                    if *n > 0 && *n as usize != total {
+                        return Err(bad(&format!(
+                            "a {w}x{h} input gives {total} grid cells at strides 8, 16 and 32, not {n}; set input.width and input.height to the size the model was exported at{}",
+                            if *n as usize == 3 * total {
+                                " (3 anchors per cell: this looks like `format: yolov5`)"
+                            } else {
+                                ""
+                            }
+                        )));
+                    }
+                    l.boxes = BoxEncoding::GridExp { levels, total };
+                }
                 Ok(l)
             }
             DetectFormat::YoloEnd2end => {
@@ -178,108 +342,264 @@ impl Layout {
                     ));
                 };
                 if !batch_ok(*b) {
-                    return Err(bad("batch axis must be 1"));
+                    return Err(bad("batch axis must be 1 or dynamic"));
                 }
-                let mut l = Layout::three_axis(format, output, false, 6, (*k).max(0) as usize);
+                let k = (*k).max(0) as usize;
+                let mut l = Layout::single(format, View::three_axis(0, false, 6, k), k);
                 l.boxes = BoxEncoding::X1Y1X2Y2Pixels;
-                l.score = ScoreRule::Channel { channel: 4 };
-                l.class = ClassRule::Index { channel: 5 };
+                l.score = ScoreRule::Channel { at: ch(4) };
+                l.class = ClassRule::Index { at: ch(5) };
                 l.num_classes = nc.unwrap_or(0);
                 l.nms = false;
                 Ok(l)
             }
             DetectFormat::Fastestdet => {
-                let [b, ch, gh, gw] = shape else {
+                let [b, c, gh, gw] = shape else {
                     return Err(bad("the fastestdet layout is [1, 5+nc, S, S] (4 axes)"));
                 };
-                if !batch_ok(*b) {
+                if *b != 1 {
                     return Err(bad("batch axis must be 1"));
                 }
-                if *ch < 6 || *gh <= 0 || *gw <= 0 {
+                if *c < 6 || *gh <= 0 || *gw <= 0 {
                     return Err(bad("needs 5+nc channels and a fixed grid"));
                 }
-                let nc_model = (*ch - 5) as usize;
-                if let Some(n) = nc
-                    && n != nc_model
-                {
-                    return Err(bad(&format!(
-                        "{nc_model} class channels but {n} class names; set `classes` to the model's {nc_model} classes"
-                    )));
-                }
+                let nc_model = (*c - 5) as usize;
+                names_fit(nc_model)?;
                 let (gh, gw) = (*gh as usize, *gw as usize);
-                Ok(Layout {
-                    format,
-                    output,
-                    candidates: gh * gw,
-                    channels: *ch as usize,
+                let view = View {
+                    output: 0,
+                    rank: 4,
+                    cand_axis: None,
+                    chan_axis: Some(1),
+                    channels: *c as usize,
                     cand_stride: 1,
                     chan_stride: gh * gw,
-                    box_channel: 1,
-                    boxes: BoxEncoding::GridTanhSigmoid { gw, gh },
-                    score: ScoreRule::WeightedProduct {
-                        obj_channel: 0,
-                        obj_exp: 0.6,
-                        cls_exp: 0.4,
-                    },
-                    class: ClassRule::Argmax { first: 5 },
-                    num_classes: nc_model,
-                    nms: true,
-                })
+                    batched: true,
+                    int64: false,
+                };
+                let mut l = Layout::single(format, view, gh * gw);
+                l.box_at = ch(1);
+                l.boxes = BoxEncoding::GridTanhSigmoid { gw, gh };
+                l.score = ScoreRule::WeightedProduct {
+                    obj: ch(0),
+                    obj_exp: 0.6,
+                    cls_exp: 0.4,
+                };
+                l.class = ClassRule::Argmax { first: ch(5) };
+                l.num_classes = nc_model;
+                Ok(l)
             }
+            DetectFormat::FasterRcnn => unreachable!("handled above"),
         }
     }
 
-    /// The layout with the candidate count of an actual output (for dynamic axes).
-    pub fn for_shape(&self, shape: &[i64]) -> Result<Layout, LayoutMismatch> {
-        let mut l = self.clone();
-        if !matches!(self.boxes, BoxEncoding::GridTanhSigmoid { .. }) {
-            let [_, a, c] = shape else {
+    /// torchvision's detection export: `boxes [N, 4]` (x1, y1, x2, y2 in input pixels), `labels
+    /// [N]` int64, `scores [N]`; NMS is in the graph. Tensors are told apart by type and rank,
+    /// the names breaking ties.
+    fn faster_rcnn(outputs: &[OutputInfo], hints: &Hints) -> Result<Layout, LayoutMismatch> {
+        let pick = |want: &str,
+                    ok: &dyn Fn(&OutputInfo) -> bool|
+         -> Result<usize, LayoutMismatch> {
+            let found: Vec<usize> = (0..outputs.len()).filter(|&i| ok(&outputs[i])).collect();
+            match found[..] {
+                [i] => Ok(i),
+                [] => Err(LayoutMismatch(format!(
+                    "no output is {want}; the faster_rcnn layout is boxes f32 [N, 4], labels int64 [N], scores f32 [N] (torchvision's export)"
+                ))),
+                _ => found
+                    .iter()
+                    .copied()
+                    .find(|&i| {
+                        outputs[i]
+                            .name
+                            .contains(want.split(' ').next().unwrap_or(""))
+                    })
+                    .ok_or_else(|| {
+                        LayoutMismatch(format!(
+                            "several outputs could be {want}: {}",
+                            found
+                                .iter()
+                                .map(|&i| outputs[i].name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    }),
+            }
+        };
+        let boxes = pick("boxes f32 [N, 4]", &|o| {
+            o.ty == ElemType::F32 && o.shape.len() == 2 && o.shape[1] == 4
+        })?;
+        let scores = pick("scores f32 [N]", &|o| {
+            o.ty == ElemType::F32 && o.shape.len() == 1
+        })?;
+        let labels = pick("labels int64 [N]", &|o| {
+            o.ty == ElemType::I64 && o.shape.len() == 1
+        })?;
+        let one = |output: usize, int64: bool| View {
+            output,
+            rank: 1,
+            cand_axis: Some(0),
+            chan_axis: None,
+            channels: 1,
+            cand_stride: 1,
+            chan_stride: 0,
+            batched: false,
+            int64,
+        };
+        let n = outputs[boxes].shape[0].max(0) as usize;
+        Ok(Layout {
+            format: DetectFormat::FasterRcnn,
+            n_views: 3,
+            views: [
+                View {
+                    output: boxes,
+                    rank: 2,
+                    cand_axis: Some(0),
+                    chan_axis: Some(1),
+                    channels: 4,
+                    cand_stride: 4,
+                    chan_stride: 1,
+                    batched: false,
+                    int64: false,
+                },
+                one(scores, false),
+                one(labels, true),
+            ],
+            candidates: n,
+            box_at: ch(0),
+            boxes: BoxEncoding::X1Y1X2Y2Pixels,
+            score: ScoreRule::Channel {
+                at: Chan {
+                    tensor: 1,
+                    channel: 0,
+                },
+            },
+            class: ClassRule::Index {
+                at: Chan {
+                    tensor: 2,
+                    channel: 0,
+                },
+            },
+            num_classes: hints.nc.unwrap_or(0),
+            nms: false,
+        })
+    }
+
+    /// Whether several images can go through one call (every output has a batch axis).
+    pub fn batchable(&self) -> bool {
+        self.views().iter().all(|v| v.batched)
+    }
+
+    /// The views in use.
+    pub fn views(&self) -> &[View] {
+        &self.views[..self.n_views]
+    }
+
+    /// The layout with the candidate counts of actual outputs (`shapes[k]` is the shape of
+    /// view `k`'s output, batch included).
+    pub fn for_shapes(&self, shapes: &[&[i64]]) -> Result<Layout, LayoutMismatch> {
+        let mut l = *self;
+        let mut n = None;
+        if shapes.len() != self.n_views {
+            return Err(LayoutMismatch(format!(
+                "{} output shapes for {} outputs",
+                shapes.len(),
+                self.n_views
+            )));
+        }
+        for (v, shape) in l.views[..self.n_views].iter_mut().zip(shapes) {
+            if shape.len() != v.rank {
                 return Err(LayoutMismatch(format!(
-                    "output shape {shape:?} changed rank"
+                    "output shape {shape:?} has rank {}, expected {}",
+                    shape.len(),
+                    v.rank
                 )));
+            }
+            let Some(ca) = v.cand_axis else {
+                continue;
             };
-            let channels_first = self.chan_stride != 1;
-            let (ch, n) = if channels_first { (*a, *c) } else { (*c, *a) };
-            if ch as usize != self.channels {
+            if let Some(ha) = v.chan_axis
+                && shape[ha] != v.channels as i64
+            {
                 return Err(LayoutMismatch(format!(
-                    "output shape {shape:?} has {ch} channels, expected {}",
-                    self.channels
+                    "output shape {shape:?} has {} channels, expected {}",
+                    shape[ha], v.channels
                 )));
             }
-            l.candidates = n.max(0) as usize;
-            if channels_first {
-                l.chan_stride = l.candidates;
+            let c = shape[ca].max(0) as usize;
+            if n.is_some_and(|n| n != c) {
+                return Err(LayoutMismatch(format!(
+                    "outputs disagree on the number of candidates: {shapes:?}"
+                )));
             }
+            n = Some(c);
+            if v.chan_axis.is_some_and(|ha| ha < ca) {
+                v.chan_stride = c;
+            }
+        }
+        if let Some(n) = n {
+            if let BoxEncoding::GridExp { total, .. } = l.boxes
+                && n != total
+            {
+                {
+                    return Err(LayoutMismatch(format!(
+                        "output has {n} candidates; the YOLOX grid of this input has {total}"
+                    )));
+                }
+            }
+            l.candidates = n;
         }
         Ok(l)
     }
 
     /// Candidates above `threshold`, boxes `[x1, y1, x2, y2]` in model-input pixels
-    /// (`input_w x input_h`). `keep` filters classes by index.
+    /// (`input_w x input_h`). `data[k]` holds view `k`'s values for one image (after
+    /// [`Layout::for_shapes`]). `keep` filters classes by index.
     pub fn decode(
         &self,
-        data: &[f32],
+        data: &[&[f32]],
         input_w: f32,
         input_h: f32,
         threshold: f32,
         keep: Option<&[bool]>,
         out: &mut Vec<Candidate>,
     ) {
-        debug_assert!(data.len() >= self.candidates * self.channels);
-        let at = |i: usize, ch: usize| data[i * self.cand_stride + ch * self.chan_stride];
+        let reader = |c: Chan| {
+            let v = &self.views[c.tensor];
+            debug_assert!(data[c.tensor].len() >= self.candidates * v.channels);
+            Reader {
+                data: data[c.tensor],
+                cand_stride: v.cand_stride,
+                chan_stride: v.chan_stride,
+                base: c.channel,
+            }
+        };
+        let bx = reader(self.box_at);
+        let obj = match self.score {
+            ScoreRule::ObjTimesClass { obj } | ScoreRule::WeightedProduct { obj, .. } => {
+                Some(reader(obj))
+            }
+            _ => None,
+        };
+        let score_ch = match self.score {
+            ScoreRule::Channel { at } => Some(reader(at)),
+            _ => None,
+        };
+        let cls = match self.class {
+            ClassRule::Argmax { first } | ClassRule::Index { at: first } => reader(first),
+        };
         for i in 0..self.candidates {
             // Cheap rejection before the class scan where objectness exists.
-            if let ScoreRule::WeightedProduct { obj_channel, .. }
-            | ScoreRule::ObjTimesClass { obj_channel } = self.score
-                && at(i, obj_channel) <= 0.0
+            if let Some(o) = obj
+                && o.get(i, 0) <= 0.0
             {
                 continue;
             }
             let (class, best) = match self.class {
-                ClassRule::Argmax { first } => {
+                ClassRule::Argmax { .. } => {
                     let (mut best, mut best_c) = (f32::NEG_INFINITY, 0usize);
                     for c in 0..self.num_classes {
-                        let v = at(i, first + c);
+                        let v = cls.get(i, c);
                         if v > best {
                             best = v;
                             best_c = c;
@@ -287,8 +607,8 @@ impl Layout {
                     }
                     (best_c, best)
                 }
-                ClassRule::Index { channel } => {
-                    let v = at(i, channel);
+                ClassRule::Index { .. } => {
+                    let v = cls.get(i, 0);
                     if !(v >= 0.0 && v < u32::MAX as f32) {
                         continue;
                     }
@@ -297,13 +617,11 @@ impl Layout {
             };
             let score = match self.score {
                 ScoreRule::Class => best,
-                ScoreRule::ObjTimesClass { obj_channel } => at(i, obj_channel) * best,
+                ScoreRule::ObjTimesClass { .. } => obj.map_or(0.0, |o| o.get(i, 0)) * best,
                 ScoreRule::WeightedProduct {
-                    obj_channel,
-                    obj_exp,
-                    cls_exp,
-                } => at(i, obj_channel).powf(obj_exp) * best.max(0.0).powf(cls_exp),
-                ScoreRule::Channel { channel } => at(i, channel),
+                    obj_exp, cls_exp, ..
+                } => obj.map_or(0.0, |o| o.get(i, 0)).powf(obj_exp) * best.max(0.0).powf(cls_exp),
+                ScoreRule::Channel { .. } => score_ch.map_or(0.0, |s| s.get(i, 0)),
             };
             if score.is_nan()
                 || score <= threshold
@@ -311,19 +629,34 @@ impl Layout {
             {
                 continue;
             }
-            let b = self.box_channel;
+            let b = |k: usize| bx.get(i, k);
             let bbox = match self.boxes {
                 BoxEncoding::CxCyWhPixels => {
-                    let (cx, cy, w, h) = (at(i, b), at(i, b + 1), at(i, b + 2), at(i, b + 3));
+                    let (cx, cy, w, h) = (b(0), b(1), b(2), b(3));
                     [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]
                 }
-                BoxEncoding::X1Y1X2Y2Pixels => [at(i, b), at(i, b + 1), at(i, b + 2), at(i, b + 3)],
+                BoxEncoding::X1Y1X2Y2Pixels => [b(0), b(1), b(2), b(3)],
                 BoxEncoding::GridTanhSigmoid { gw, gh } => {
                     let (gx, gy) = ((i % gw) as f32, (i / gw) as f32);
                     let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
-                    let cx = (gx + at(i, b).tanh()) / gw as f32 * input_w;
-                    let cy = (gy + at(i, b + 1).tanh()) / gh as f32 * input_h;
-                    let (w, h) = (sig(at(i, b + 2)) * input_w, sig(at(i, b + 3)) * input_h);
+                    let cx = (gx + b(0).tanh()) / gw as f32 * input_w;
+                    let cy = (gy + b(1).tanh()) / gh as f32 * input_h;
+                    let (w, h) = (sig(b(2)) * input_w, sig(b(3)) * input_h);
+                    [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]
+                }
+                BoxEncoding::GridExp { levels, .. } => {
+                    let l = if i >= levels[2].start {
+                        levels[2]
+                    } else if i >= levels[1].start {
+                        levels[1]
+                    } else {
+                        levels[0]
+                    };
+                    let cell = i - l.start;
+                    let (gx, gy) = ((cell % l.gw) as f32, (cell / l.gw) as f32);
+                    let cx = (b(0) + gx) * l.stride;
+                    let cy = (b(1) + gy) * l.stride;
+                    let (w, h) = (b(2).exp() * l.stride, b(3).exp() * l.stride);
                     [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]
                 }
             };
@@ -340,28 +673,48 @@ impl Layout {
 mod tests {
     use super::*;
 
+    fn r(format: DetectFormat, shape: &[i64], nc: Option<usize>) -> Result<Layout, LayoutMismatch> {
+        let out = OutputInfo {
+            name: "output0".into(),
+            ty: ElemType::F32,
+            shape: shape.to_vec(),
+        };
+        let hints = Hints {
+            nc,
+            input_w: 640,
+            input_h: 640,
+            yolox_decoded: false,
+        };
+        Layout::resolve(format, &[out], &hints)
+    }
+
     #[test]
     fn yolov8_axes_are_found_both_ways() {
-        let l = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 84, 8400], None).unwrap();
+        let l = r(DetectFormat::Yolov8, &[1, 84, 8400], None).unwrap();
         assert_eq!(
             (
-                l.channels,
+                l.views[0].channels,
                 l.candidates,
-                l.cand_stride,
-                l.chan_stride,
+                l.views[0].cand_stride,
+                l.views[0].chan_stride,
                 l.num_classes
             ),
             (84, 8400, 1, 8400, 80)
         );
-        let t = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 8400, 84], None).unwrap();
+        let t = r(DetectFormat::Yolov8, &[1, 8400, 84], None).unwrap();
         assert_eq!(
-            (t.channels, t.candidates, t.cand_stride, t.chan_stride),
+            (
+                t.views[0].channels,
+                t.candidates,
+                t.views[0].cand_stride,
+                t.views[0].chan_stride
+            ),
             (84, 8400, 84, 1)
         );
         // Class names decide when the shape alone is ambiguous-looking.
-        let s = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 7, 2100], Some(3)).unwrap();
+        let s = r(DetectFormat::Yolov8, &[1, 7, 2100], Some(3)).unwrap();
         assert_eq!(s.num_classes, 3);
-        let e = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 84, 8400], Some(3)).unwrap_err();
+        let e = r(DetectFormat::Yolov8, &[1, 84, 8400], Some(3)).unwrap_err();
         assert!(
             e.0.contains("[1, 84, 8400]") && e.0.contains("classes"),
             "{e}"
@@ -370,16 +723,16 @@ mod tests {
 
     #[test]
     fn wrong_rank_names_the_shape() {
-        let e = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 85, 22, 22], None).unwrap_err();
+        let e = r(DetectFormat::Yolov8, &[1, 85, 22, 22], None).unwrap_err();
         assert!(e.0.contains("[1, 85, 22, 22]"), "{e}");
-        let e = Layout::resolve(DetectFormat::Fastestdet, 0, &[1, 84, 8400], None).unwrap_err();
+        let e = r(DetectFormat::Fastestdet, &[1, 84, 8400], None).unwrap_err();
         assert!(e.0.contains("[1, 84, 8400]"), "{e}");
     }
 
     #[test]
     fn yolov8_decode_reads_one_candidate() {
         // 2 candidates, 4 + 2 classes, channels first: candidate 1 is class 1 at 0.9.
-        let l = Layout::resolve(DetectFormat::Yolov8, 0, &[1, 6, 2], Some(2)).unwrap();
+        let l = r(DetectFormat::Yolov8, &[1, 6, 2], Some(2)).unwrap();
         #[rustfmt::skip]
         let data = [
             10.0, 100.0, // cx
@@ -390,7 +743,7 @@ mod tests {
             0.1, 0.9,    // class 1
         ];
         let mut out = vec![];
-        l.decode(&data, 640.0, 640.0, 0.25, None, &mut out);
+        l.decode(&[&data], 640.0, 640.0, 0.25, None, &mut out);
         assert_eq!(
             out,
             vec![Candidate {
@@ -400,22 +753,29 @@ mod tests {
             }]
         );
         out.clear();
-        l.decode(&data, 640.0, 640.0, 0.25, Some(&[true, false]), &mut out);
+        l.decode(&[&data], 640.0, 640.0, 0.25, Some(&[true, false]), &mut out);
         assert!(out.is_empty(), "class filter applies");
     }
 
     #[test]
     fn yolov5_reads_objectness_times_class() {
         // 2 candidates first, 5 + 2 channels: candidate 0 has obj 0.5 x cls 0.9 = 0.45.
-        let l = Layout::resolve(DetectFormat::Yolov5, 0, &[1, 2, 7], None).unwrap();
-        assert_eq!((l.num_classes, l.cand_stride, l.chan_stride), (2, 7, 1));
+        let l = r(DetectFormat::Yolov5, &[1, 2, 7], None).unwrap();
+        assert_eq!(
+            (
+                l.num_classes,
+                l.views[0].cand_stride,
+                l.views[0].chan_stride
+            ),
+            (2, 7, 1)
+        );
         #[rustfmt::skip]
         let data = [
             50.0, 50.0, 10.0, 10.0, 0.5, 0.9, 0.1,
             10.0, 10.0, 4.0, 4.0, 0.1, 0.2, 0.9,
         ];
         let mut out = vec![];
-        l.decode(&data, 320.0, 320.0, 0.25, None, &mut out);
+        l.decode(&[&data], 320.0, 320.0, 0.25, None, &mut out);
         assert_eq!(
             out,
             vec![Candidate {
@@ -424,13 +784,13 @@ mod tests {
                 bbox: [45.0, 45.0, 55.0, 55.0]
             }]
         );
-        let e = Layout::resolve(DetectFormat::Yolov5, 0, &[1, 2, 7], Some(3)).unwrap_err();
+        let e = r(DetectFormat::Yolov5, &[1, 2, 7], Some(3)).unwrap_err();
         assert!(e.0.contains("2 class channels but 3 class names"), "{e}");
     }
 
     #[test]
     fn end2end_takes_score_and_class_from_channels_without_nms() {
-        let l = Layout::resolve(DetectFormat::YoloEnd2end, 0, &[1, 3, 6], Some(80)).unwrap();
+        let l = r(DetectFormat::YoloEnd2end, &[1, 3, 6], Some(80)).unwrap();
         assert!(!l.nms);
         #[rustfmt::skip]
         let data = [
@@ -439,9 +799,9 @@ mod tests {
             5.0, 5.0, 6.0, 6.0, 0.1, 3.0,
         ];
         let mut out = vec![];
-        l.decode(&data, 640.0, 640.0, 0.25, None, &mut out);
+        l.decode(&[&data], 640.0, 640.0, 0.25, None, &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!((out[0].class_id, out[0].bbox), (7, [1.0, 2.0, 11.0, 12.0]));
-        assert!(Layout::resolve(DetectFormat::YoloEnd2end, 0, &[1, 300, 7], None).is_err());
+        assert!(r(DetectFormat::YoloEnd2end, &[1, 300, 7], None).is_err());
     }
 }

@@ -36,10 +36,21 @@ impl Geometry {
                 scale_x: dst_w as f32 / src_w as f32,
                 scale_y: dst_h as f32 / src_h as f32,
             },
-            ResizeMode::Letterbox => {
+            ResizeMode::Letterbox | ResizeMode::LetterboxTopLeft => {
                 let s = (dst_w as f64 / src_w as f64).min(dst_h as f64 / src_h as f64);
-                let new_w = ((src_w as f64 * s).round() as u32).clamp(1, dst_w);
-                let new_h = ((src_h as f64 * s).round() as u32).clamp(1, dst_h);
+                let centred = mode == ResizeMode::Letterbox;
+                // Ultralytics rounds the content size; YOLOX truncates it (`int(w * r)`).
+                let size = |v: u32| {
+                    let x = v as f64 * s;
+                    (if centred { x.round() } else { x.floor() }) as u32
+                };
+                let new_w = size(src_w).clamp(1, dst_w);
+                let new_h = size(src_h).clamp(1, dst_h);
+                let (pad_left, pad_top) = if centred {
+                    ((dst_w - new_w) / 2, (dst_h - new_h) / 2)
+                } else {
+                    (0, 0)
+                };
                 Geometry {
                     src_w,
                     src_h,
@@ -47,8 +58,8 @@ impl Geometry {
                     dst_h,
                     new_w,
                     new_h,
-                    pad_left: (dst_w - new_w) / 2,
-                    pad_top: (dst_h - new_h) / 2,
+                    pad_left,
+                    pad_top,
                     scale_x: s as f32,
                     scale_y: s as f32,
                 }
@@ -91,8 +102,12 @@ impl Geometry {
 /// How a model wants its input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputSpec {
+    /// The tensor size; unused when `native`.
     pub width: u32,
     pub height: u32,
+    /// The tensor is made at each frame's own size (models with a dynamic input size and no
+    /// size configured, such as torchvision's Faster R-CNN).
+    pub native: bool,
     pub resize: ResizeMode,
     pub pad_value: u8,
     pub color: ColorOrder,
@@ -102,8 +117,19 @@ pub struct InputSpec {
 }
 
 impl InputSpec {
-    pub fn tensor_len(&self) -> usize {
-        3 * self.width as usize * self.height as usize
+    /// The tensor size for a frame of `w x h`.
+    pub fn size_for(&self, w: u32, h: u32) -> (u32, u32) {
+        if self.native {
+            (w, h)
+        } else {
+            (self.width, self.height)
+        }
+    }
+
+    /// Elements of the tensor for a frame of `w x h`.
+    pub fn tensor_len(&self, w: u32, h: u32) -> usize {
+        let (w, h) = self.size_for(w, h);
+        3 * w as usize * h as usize
     }
 }
 
@@ -147,11 +173,12 @@ impl Preprocessor {
         out: &mut [f32],
     ) -> Result<Geometry, PreprocessError> {
         let s = &self.spec;
-        let g = Geometry::new(s.resize, width, height, s.width, s.height);
+        let (dw, dh) = s.size_for(width, height);
+        let g = Geometry::new(s.resize, width, height, dw, dh);
         assert_eq!(bgr.len(), (width * height * 3) as usize, "packed BGR frame");
         assert_eq!(
             out.len(),
-            s.tensor_len(),
+            s.tensor_len(width, height),
             "tensor buffer sized for the model input"
         );
         // SAFETY: `bgr` outlives `src`, which only reads it; the step is the packed row length.
@@ -230,6 +257,7 @@ mod tests {
         InputSpec {
             width: w,
             height: h,
+            native: false,
             resize,
             pad_value: 114,
             color,
@@ -264,6 +292,33 @@ mod tests {
             g.box_to_source([0.0, 0.0, 320.0, 320.0]),
             [0.0, 0.0, 540.0, 960.0]
         );
+    }
+
+    #[test]
+    fn top_left_letterbox_truncates_and_pads_right_and_bottom() {
+        // YOLOX: r = min(640/1000, 640/700) = 0.64; 1000x700 -> 640x448, content at (0, 0).
+        let g = Geometry::new(ResizeMode::LetterboxTopLeft, 1000, 700, 640, 640);
+        assert_eq!((g.new_w, g.new_h, g.pad_left, g.pad_top), (640, 448, 0, 0));
+        // 333 * 0.64 = 213.12 -> 213 (truncated), where the centred letterbox rounds.
+        let g = Geometry::new(ResizeMode::LetterboxTopLeft, 1000, 333, 640, 640);
+        assert_eq!(g.new_h, 213);
+        let (x, y) = g.to_source(320.0, 100.0);
+        assert!(
+            (x - 500.0).abs() < 1e-3 && (y - 156.25).abs() < 1e-3,
+            "{x},{y}"
+        );
+    }
+
+    #[test]
+    fn native_input_keeps_the_frame_size() {
+        let mut s = spec(ResizeMode::Stretch, ColorOrder::Rgb, 0, 0);
+        s.native = true;
+        assert_eq!(s.tensor_len(4, 2), 24);
+        let bgr: Vec<u8> = [10u8, 20, 30].repeat(8);
+        let mut out = vec![0f32; 24];
+        let g = Preprocessor::new(s).run(&bgr, 4, 2, &mut out).unwrap();
+        assert_eq!((g.dst_w, g.dst_h, g.scale_x, g.scale_y), (4, 2, 1.0, 1.0));
+        assert!((out[0] - 30.0 / 255.0).abs() < 1e-6, "R first");
     }
 
     #[test]
