@@ -224,9 +224,12 @@ cargo_build() {
   (cd "$REPO" && as_builder cargo build --release --locked)
 }
 
+# Bumped when make_models.py changes the bench model (2: dynamic batch axis).
+BENCH_MODEL_VERSION=2
+
 bench_model() {
-  if [[ -f "$BENCH_MODEL" ]]; then
-    say "bench model: $BENCH_MODEL present"
+  if [[ -f "$BENCH_MODEL" && "$(cat "$BENCH_MODEL.version" 2>/dev/null)" == "$BENCH_MODEL_VERSION" ]]; then
+    say "bench model: $BENCH_MODEL present (version $BENCH_MODEL_VERSION)"
     return
   fi
   say "bench model: writing $BENCH_MODEL"
@@ -234,6 +237,7 @@ bench_model() {
   priv mkdir -p "$(dirname "$BENCH_MODEL")"
   priv "$VENV/bin/python" "$REPO/tests/fixtures/make_models.py" bench "$tmp"
   priv mv -f "$tmp" "$BENCH_MODEL"
+  echo "$BENCH_MODEL_VERSION" | priv tee "$BENCH_MODEL.version" >/dev/null
 }
 
 install_deps() {

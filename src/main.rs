@@ -291,6 +291,7 @@ fn deep_check(spec: &PipelineSpec) -> Vec<(String, String)> {
         match perceptd::model::session::init(&spec.ort_library) {
             Err(e) => errors.push(("runtime.onnxruntime".to_string(), e.to_string())),
             Ok(()) => {
+                perceptd::model::session::preload_libraries_once(&spec.cuda_libraries);
                 for (name, m) in &spec.models {
                     if let Err(e) = perceptd::model::Detector::load(m, None) {
                         let suffix = e.key_suffix();

@@ -80,6 +80,7 @@ pub fn bench(
     for st in &spec.stages {
         let StageSpec::Detect { model } = st;
         crate::model::session::init(&spec.ort_library).map_err(ModelError::from)?;
+        crate::model::session::preload_libraries_once(&spec.cuda_libraries);
         dets.push(Detector::load(&spec.models[model], None)?);
     }
     let mut before = vec![];

@@ -82,12 +82,33 @@ impl<T> EdgeTx<T> {
     }
 }
 
+/// What waiting on an edge until a deadline gave.
+#[derive(Debug, PartialEq)]
+pub enum Recv<T> {
+    Item(T),
+    /// Nothing arrived in time.
+    Timeout,
+    /// Every sender is gone and the edge is empty.
+    Closed,
+}
+
 impl<T> EdgeRx<T> {
     /// The next item; `None` once every sender is gone and the edge is empty.
     pub fn recv(&self) -> Option<T> {
         let item = self.rx.recv().ok();
         self.depth.set(self.rx.len() as i64);
         item
+    }
+
+    /// The next item if one arrives before `deadline`.
+    pub fn recv_deadline(&self, deadline: std::time::Instant) -> Recv<T> {
+        let r = match self.rx.recv_deadline(deadline) {
+            Ok(item) => Recv::Item(item),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Recv::Timeout,
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Recv::Closed,
+        };
+        self.depth.set(self.rx.len() as i64);
+        r
     }
 }
 
@@ -130,6 +151,18 @@ mod tests {
         t.join().unwrap();
         assert_eq!(got, (0..100).collect::<Vec<_>>());
         assert_eq!(d.get(), 0);
+    }
+
+    #[test]
+    fn recv_deadline_tells_timeout_from_closed() {
+        let (d, q) = metrics();
+        let (tx, rx) = edge(2, WhenFull::Block, d, q);
+        let soon = || std::time::Instant::now() + std::time::Duration::from_millis(5);
+        assert_eq!(rx.recv_deadline(soon()), Recv::Timeout);
+        tx.send(7).unwrap();
+        assert_eq!(rx.recv_deadline(soon()), Recv::Item(7));
+        drop(tx);
+        assert_eq!(rx.recv_deadline(soon()), Recv::Closed);
     }
 
     #[test]

@@ -95,13 +95,18 @@ impl Prepared {
                 StageSpec::Detect { model } => {
                     let mspec = &spec.models[model];
                     crate::model::session::init(&spec.ort_library).map_err(ModelError::from)?;
+                    crate::model::session::preload_libraries_once(&spec.cuda_libraries);
                     let det = Detector::load(mspec, Some(&metrics))?;
                     providers.push((
                         model.clone(),
                         crate::model::session::provider_name(det.provider),
                     ));
                     stage_list.push(Box::new(stages::Preprocess::new(model, det.input.clone())));
-                    stage_list.push(Box::new(stages::Detect::new(model, det)));
+                    stage_list.push(Box::new(stages::Detect::new(
+                        model,
+                        det,
+                        mspec.max_batch_wait,
+                    )));
                 }
             }
         }
@@ -261,31 +266,76 @@ impl Prepared {
                         stage: name.clone(),
                         source: Box::new(e),
                     };
-                    while let Some(frame) = rx.recv() {
-                        let captured = frame.captured;
-                        let t0 = Instant::now();
-                        let out = match stage.process(frame) {
-                            Ok(out) => out,
-                            Err(e) => {
-                                // Drop the receiver first so the source stops, then finish what was done.
-                                drop(rx);
-                                let _ = stage.finish();
-                                return Err(fail(e));
-                            }
+                    let (max_batch, max_wait) = stage
+                        .batching()
+                        .filter(|(n, _)| *n > 1)
+                        .unwrap_or((1, Duration::ZERO));
+                    let batch_hist = (max_batch > 1)
+                        .then(|| m.batch_size.with_label_values(&[&p, &s, &name]));
+                    let mut batch: Vec<Frame> = Vec::with_capacity(max_batch);
+                    let mut done: Vec<Frame> = Vec::with_capacity(max_batch);
+                    let mut captured = Vec::with_capacity(max_batch);
+                    let mut closed = false;
+                    while !closed {
+                        // One frame, then as many more as arrive before the batch's deadline.
+                        let Some(first) = rx.recv() else {
+                            break;
                         };
-                        let d = t0.elapsed().as_secs_f32();
-                        hist.observe(d as f64);
-                        count.inc();
-                        rep.durations.push(d);
-                        rep.frames += 1;
-                        if is_last {
-                            let l = captured.elapsed().as_secs_f32();
-                            e2e.observe(l as f64);
-                            lat.lock().expect("latency lock").push(l);
+                        batch.push(first);
+                        let deadline = Instant::now() + max_wait;
+                        while batch.len() < max_batch {
+                            match rx.recv_deadline(deadline) {
+                                edge::Recv::Item(f) => batch.push(f),
+                                edge::Recv::Timeout => break,
+                                edge::Recv::Closed => {
+                                    closed = true;
+                                    break;
+                                }
+                            }
                         }
-                        if let (Some(tx), Some(frame)) = (&tx, out)
-                            && tx.send(frame).is_err()
-                        {
+                        let n = batch.len();
+                        captured.clear();
+                        captured.extend(batch.iter().map(|f| f.captured));
+                        let t0 = Instant::now();
+                        let result = if max_batch == 1 {
+                            let frame = batch.pop().expect("one frame");
+                            stage.process(frame).map(|out| done.extend(out))
+                        } else {
+                            if let Some(h) = &batch_hist {
+                                h.observe(n as f64);
+                            }
+                            stage.process_batch(&mut batch, &mut done)
+                        };
+                        if let Err(e) = result {
+                            // Drop the receiver first so the source stops, then finish what was done.
+                            drop(rx);
+                            let _ = stage.finish();
+                            return Err(fail(e));
+                        }
+                        // Each frame of a batch is charged its share of the call.
+                        let d = t0.elapsed().as_secs_f32() / n as f32;
+                        for c in &captured {
+                            hist.observe(d as f64);
+                            count.inc();
+                            rep.durations.push(d);
+                            rep.frames += 1;
+                            if is_last {
+                                let l = c.elapsed().as_secs_f32();
+                                e2e.observe(l as f64);
+                                lat.lock().expect("latency lock").push(l);
+                            }
+                        }
+                        batch.clear();
+                        let mut gone = false;
+                        for frame in done.drain(..) {
+                            if let Some(tx) = &tx
+                                && tx.send(frame).is_err()
+                            {
+                                gone = true;
+                                break;
+                            }
+                        }
+                        if gone {
                             break;
                         }
                     }

@@ -9,6 +9,7 @@ use crate::sink::SinkError;
 use crate::sink::jsonl::JsonlSink;
 use crate::sink::video::VideoSink;
 use std::path::Path;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
@@ -30,6 +31,25 @@ pub trait Stage: Send {
     }
     /// Works on one frame; returns it for the next stage, or `None` when the stage consumed it.
     fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError>;
+    /// Frames this stage takes per call and how long the first of them waits for the others;
+    /// `None` (the default): one at a time.
+    fn batching(&self) -> Option<(usize, Duration)> {
+        None
+    }
+    /// Works on the frames of one batch, in order, moving them to `out` (only called when
+    /// `batching` says so).
+    fn process_batch(
+        &mut self,
+        frames: &mut Vec<Frame>,
+        out: &mut Vec<Frame>,
+    ) -> Result<(), StageError> {
+        for f in frames.drain(..) {
+            if let Some(f) = self.process(f)? {
+                out.push(f);
+            }
+        }
+        Ok(())
+    }
     /// After the last frame: flush and finalise.
     fn finish(&mut self) -> Result<(), StageError> {
         Ok(())
@@ -71,15 +91,24 @@ impl Stage for Preprocess {
 pub struct Detect {
     name: String,
     det: Detector,
+    max_wait: Duration,
+    /// The inputs of the batch being run (reused).
+    inputs: Vec<ModelInput>,
 }
 
 impl Detect {
-    pub fn new(model: &str, det: Detector) -> Detect {
+    pub fn new(model: &str, det: Detector, max_wait: Duration) -> Detect {
         Detect {
             name: format!("detect:{model}"),
+            inputs: Vec::with_capacity(det.max_batch),
             det,
+            max_wait,
         }
     }
+}
+
+fn missing_input() -> StageError {
+    StageError::Other("frame reached detection without a preprocessed input".into())
 }
 
 impl Stage for Detect {
@@ -90,12 +119,31 @@ impl Stage for Detect {
         true
     }
     fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
-        let input = frame.input.take().ok_or_else(|| {
-            StageError::Other("frame reached detection without a preprocessed input".into())
-        })?;
+        let input = frame.input.take().ok_or_else(missing_input)?;
         self.det
             .infer(&input.tensor, &input.geometry, &mut frame.detections)?;
         Ok(Some(frame))
+    }
+    fn batching(&self) -> Option<(usize, Duration)> {
+        (self.det.max_batch > 1).then_some((self.det.max_batch, self.max_wait))
+    }
+    fn process_batch(
+        &mut self,
+        frames: &mut Vec<Frame>,
+        out: &mut Vec<Frame>,
+    ) -> Result<(), StageError> {
+        self.inputs.clear();
+        for f in frames.iter_mut() {
+            self.inputs.push(f.input.take().ok_or_else(missing_input)?);
+        }
+        let r = self
+            .det
+            .infer_batch(&self.inputs, |i, d| frames[i].detections.push(d));
+        // The tensors go back to the preprocessing pool.
+        self.inputs.clear();
+        r?;
+        out.append(frames);
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use super::nms::{Candidate, nms};
 use super::preprocess::{Geometry, InputSpec};
 use super::session::{self, RuntimeError, SessionOptions};
 use crate::config::{ColorOrder, DetectFormat, ModelSpec, Provider, ResizeMode};
-use crate::frame::Detection;
+use crate::frame::{Detection, ModelInput};
 use crate::telemetry::Metrics;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
@@ -345,9 +345,8 @@ impl Detector {
         let len = 3 * (g.dst_w * g.dst_h) as usize;
         let zeros = vec![0f32; len];
         for n in [1, self.max_batch] {
-            let tensors = vec![&zeros[..]; n];
-            let geos = vec![g; n];
-            self.infer_batch(&tensors, &geos, |_, _| {})?;
+            let inputs = vec![(&zeros[..], g); n];
+            self.infer_batch(&inputs, |_, _| {})?;
             if self.max_batch == 1 {
                 break;
             }
@@ -424,47 +423,39 @@ impl Detector {
         geometry: &Geometry,
         out: &mut Vec<Detection>,
     ) -> Result<(), ModelError> {
-        self.infer_batch(&[tensor], std::slice::from_ref(geometry), |_, d| {
-            out.push(d)
-        })
+        self.infer_batch(&[(tensor, *geometry)], |_, d| out.push(d))
     }
 
     /// Inference and decoding of several images (all of one size), `max_batch` per call;
     /// `emit(i, d)` receives the detections of image `i`, in source-frame pixels.
-    pub fn infer_batch(
+    pub fn infer_batch<T: ImageInput>(
         &mut self,
-        tensors: &[&[f32]],
-        geometries: &[Geometry],
+        inputs: &[T],
         mut emit: impl FnMut(usize, Detection),
     ) -> Result<(), ModelError> {
-        assert_eq!(tensors.len(), geometries.len());
         let mut first = 0;
-        while first < tensors.len() {
-            let n = (tensors.len() - first).min(self.max_batch);
-            self.infer_chunk(
-                &tensors[first..first + n],
-                &geometries[first..first + n],
-                first,
-                &mut emit,
-            )?;
+        while first < inputs.len() {
+            let n = (inputs.len() - first).min(self.max_batch);
+            self.infer_chunk(&inputs[first..first + n], first, &mut emit)?;
             first += n;
         }
         Ok(())
     }
 
-    fn infer_chunk(
+    fn infer_chunk<T: ImageInput>(
         &mut self,
-        tensors: &[&[f32]],
-        geometries: &[Geometry],
+        inputs: &[T],
         offset: usize,
         emit: &mut impl FnMut(usize, Detection),
     ) -> Result<(), ModelError> {
-        let n = tensors.len();
-        let (w, h) = (geometries[0].dst_w, geometries[0].dst_h);
+        let n = inputs.len();
+        let g0 = inputs[0].geometry();
+        let (w, h) = (g0.dst_w, g0.dst_h);
         let len = 3 * (w * h) as usize;
-        if geometries.iter().any(|g| (g.dst_w, g.dst_h) != (w, h))
-            || tensors.iter().any(|t| t.len() != len)
-        {
+        if inputs.iter().any(|i| {
+            let g = i.geometry();
+            (g.dst_w, g.dst_h) != (w, h) || i.tensor().len() != len
+        }) {
             return Err(ModelError::Run {
                 model: self.name.clone(),
                 reason: "images of one batch differ in size".into(),
@@ -472,11 +463,11 @@ impl Detector {
         }
         let shape = self.shape(n, w, h);
         let data: &[f32] = if n == 1 {
-            tensors[0]
+            inputs[0].tensor()
         } else {
             self.batch.clear();
-            for t in tensors {
-                self.batch.extend_from_slice(t);
+            for i in inputs {
+                self.batch.extend_from_slice(i.tensor());
             }
             &self.batch
         };
@@ -509,7 +500,8 @@ impl Detector {
         }
         let mut cands = std::mem::take(&mut self.cands);
         let mut result = Ok(());
-        for (b, g) in geometries.iter().enumerate() {
+        for (b, input) in inputs.iter().enumerate() {
+            let g = input.geometry();
             let mut per: [&[f32]; MAX_TENSORS] = [&[]; MAX_TENSORS];
             for (k, v) in views.iter().enumerate() {
                 let d = datas[k];
@@ -556,6 +548,30 @@ impl Detector {
         let input = (geometry.dst_w as f32, geometry.dst_h as f32);
         self.post.candidates(&shapes, &datas, input, &mut cands)?;
         Ok(to_detections(&cands, &self.labels, geometry).collect())
+    }
+}
+
+/// One image ready for a model: its tensor and where it sits in the source frame.
+pub trait ImageInput {
+    fn tensor(&self) -> &[f32];
+    fn geometry(&self) -> &Geometry;
+}
+
+impl ImageInput for ModelInput {
+    fn tensor(&self) -> &[f32] {
+        &self.tensor
+    }
+    fn geometry(&self) -> &Geometry {
+        &self.geometry
+    }
+}
+
+impl ImageInput for (&[f32], Geometry) {
+    fn tensor(&self) -> &[f32] {
+        self.0
+    }
+    fn geometry(&self) -> &Geometry {
+        &self.1
     }
 }
 

@@ -103,6 +103,14 @@ pub fn preload_libraries(dirs: &[PathBuf]) -> usize {
     loaded
 }
 
+/// [`preload_libraries`] once per process (the first list given wins).
+pub fn preload_libraries_once(dirs: &[PathBuf]) {
+    static DONE: OnceLock<usize> = OnceLock::new();
+    if !dirs.is_empty() {
+        DONE.get_or_init(|| preload_libraries(dirs));
+    }
+}
+
 fn dlopen_global(p: &Path) -> Result<(), String> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(|e| e.to_string())?;

@@ -23,6 +23,8 @@ pub struct Metrics {
     pub model_provider: IntGaugeVec,
     /// Providers that failed to register and were skipped (model, provider).
     pub provider_fallbacks: IntCounterVec,
+    /// Frames per inference call (pipeline, stream, stage).
+    pub batch_size: HistogramVec,
 }
 
 impl Metrics {
@@ -89,6 +91,21 @@ impl Metrics {
                 "Execution providers that failed to register, so the next one was tried.",
                 &["model", "provider"],
             ),
+            batch_size: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        "perceptd_inference_batch_size",
+                        "Frames per inference call (batch_size caps it; max_batch_wait_ms bounds the wait to fill it).",
+                    )
+                    .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]),
+                    &["pipeline", "stream", "stage"],
+                )
+                .expect("valid histogram");
+                registry
+                    .register(Box::new(h.clone()))
+                    .expect("unique metric");
+                h
+            },
             registry,
         }
     }

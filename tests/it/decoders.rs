@@ -3,7 +3,7 @@
 //! Tolerances: raw outputs 1e-4 absolute, scores 1e-4, boxes 1e-2 px.
 
 use crate::common::*;
-use perceptd::config::{DetectFormat, ModelSpec};
+use perceptd::config::{ColorOrder, DetectFormat, ModelSpec, ResizeMode};
 use perceptd::model::Detector;
 use perceptd::model::preprocess::Geometry;
 use serde_json::Value;
@@ -250,6 +250,76 @@ fn end_to_end_layout_matches_python_without_nms() {
 }
 
 #[test]
+fn yolox_raw_grid_layout_matches_python() {
+    let n = conformance(
+        "yolox_tiny",
+        fixtures().join("yolox_tiny.onnx"),
+        DetectFormat::Yolox,
+    );
+    assert!(
+        n > 10,
+        "grid decode, objectness and NMS exercised ({n} kept)"
+    );
+}
+
+#[test]
+fn yolox_decoded_in_graph_matches_python_and_the_raw_variant() {
+    let decoded = conformance(
+        "yolox_tiny_decoded",
+        fixtures().join("yolox_tiny_decoded.onnx"),
+        DetectFormat::Yolox,
+    );
+    // Same weights: decoding in perceptd and in the graph find the same boxes.
+    let a = expected("yolox_tiny")["detections"].clone();
+    let b = expected("yolox_tiny_decoded")["detections"].clone();
+    assert_eq!(a.as_array().unwrap().len(), decoded);
+    for (x, y) in a.as_array().unwrap().iter().zip(b.as_array().unwrap()) {
+        assert_eq!(x["class_id"], y["class_id"]);
+        for k in 0..4 {
+            assert!((x["bbox"][k].as_f64().unwrap() - y["bbox"][k].as_f64().unwrap()).abs() < 1e-2);
+        }
+    }
+}
+
+#[test]
+fn yolox_variant_is_found_out_at_load_and_can_be_set() {
+    init_ort();
+    for (file, grid) in [
+        ("yolox_tiny.onnx", true),
+        ("yolox_tiny_decoded.onnx", false),
+    ] {
+        let d =
+            Detector::load(&spec("x", fixtures().join(file), DetectFormat::Yolox), None).unwrap();
+        assert_eq!(d.decodes_grid(), grid, "{file}");
+        assert_eq!(
+            (d.input.resize, d.input.color, d.input.scale),
+            (ResizeMode::LetterboxTopLeft, ColorOrder::Bgr, 1.0),
+            "YOLOX's own preprocessing"
+        );
+        let mut s = spec("x", fixtures().join(file), DetectFormat::Yolox);
+        s.decoded_in_graph = Some(!grid);
+        assert_eq!(
+            Detector::load(&s, None).unwrap().decodes_grid(),
+            grid,
+            "the setting wins"
+        );
+    }
+    // An output that is not YOLOX says which shapes it found.
+    let e = Detector::load(
+        &spec(
+            "x",
+            fixtures().join("yolov8_tiny.onnx"),
+            DetectFormat::Yolox,
+        ),
+        None,
+    )
+    .err()
+    .expect("a yolov8 output is not yolox")
+    .to_string();
+    assert!(e.contains("[1, 7, 2100]") && e.contains("format"), "{e}");
+}
+
+#[test]
 fn yolov8_metadata_gives_names_and_input_size() {
     init_ort();
     let det = Detector::load(
@@ -307,6 +377,8 @@ fn python_reference_regenerates_the_committed_fixtures() {
         "yolov8_tiny_t",
         "yolov5_tiny",
         "yolo_e2e_tiny",
+        "yolox_tiny",
+        "yolox_tiny_decoded",
     ] {
         let input = |d: &std::path::Path| gunzip(&d.join(format!("{name}.input.u8.gz")));
         let (a, b) = (input(&out), input(&fixtures()));
