@@ -19,9 +19,11 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct RawThroughput {
     pub model: String,
-    /// Seconds per run, before the pipeline.
+    /// Frames per run (the model's batch).
+    pub batch: usize,
+    /// Seconds per frame of each run, before the pipeline.
     pub before: Vec<f32>,
-    /// Seconds per run, after the pipeline.
+    /// Seconds per frame of each run, after the pipeline.
     pub after: Vec<f32>,
     /// Process CPU seconds over all these runs.
     pub cpu_secs: f64,
@@ -35,7 +37,7 @@ impl RawThroughput {
     pub fn all(&self) -> Vec<f32> {
         [self.before.as_slice(), self.after.as_slice()].concat()
     }
-    /// Runs per second over every run.
+    /// Frames per second over every run.
     pub fn fps(&self) -> f64 {
         rate(&self.all())
     }
@@ -102,6 +104,7 @@ pub fn bench(
         let after = time_runs(d, budget, 10)?;
         raw.push(RawThroughput {
             model: d.name.clone(),
+            batch: d.max_batch,
             before,
             after,
             cpu_secs: cpu_before + cpu::process_seconds() - c0,
@@ -149,9 +152,10 @@ impl BenchReport {
             let all = r.all();
             let _ = writeln!(
                 s,
-                "raw Session::run {}: {} runs, {:.2} runs/s ({:.2} before, {:.2} after the pipeline; p50 {:.2} ms, p99 {:.2} ms)",
+                "raw Session::run {}: {} calls of {} frames, {:.2} frames/s ({:.2} before, {:.2} after the pipeline; per frame p50 {:.2} ms, p99 {:.2} ms)",
                 r.model,
                 all.len(),
+                r.batch,
                 r.fps(),
                 rate(&r.before),
                 rate(&r.after),
@@ -159,7 +163,7 @@ impl BenchReport {
                 quantile(&all, 0.99) * 1e3
             );
             let _ = writeln!(s, "pipeline / raw {}: {:.3}", r.model, p.fps() / r.fps());
-            let raw_cpu = 1e3 * r.cpu_secs / all.len().max(1) as f64;
+            let raw_cpu = 1e3 * r.cpu_secs / (all.len() * r.batch).max(1) as f64;
             let pipe_cpu = 1e3 * self.pipeline_cpu_secs / p.frames.max(1) as f64;
             let _ = writeln!(
                 s,

@@ -270,8 +270,8 @@ impl Prepared {
                         .batching()
                         .filter(|(n, _)| *n > 1)
                         .unwrap_or((1, Duration::ZERO));
-                    let batch_hist = (max_batch > 1)
-                        .then(|| m.batch_size.with_label_values(&[&p, &s, &name]));
+                    let batch_hist =
+                        (max_batch > 1).then(|| m.batch_size.with_label_values(&[&p, &s, &name]));
                     let mut batch: Vec<Frame> = Vec::with_capacity(max_batch);
                     let mut done: Vec<Frame> = Vec::with_capacity(max_batch);
                     let mut captured = Vec::with_capacity(max_batch);

@@ -588,10 +588,16 @@ impl Layout {
         let cls = match self.class {
             ClassRule::Argmax { first } | ClassRule::Index { at: first } => reader(first),
         };
+        // Class scores are probabilities (at most 1), so a candidate whose objectness alone
+        // cannot reach the threshold is rejected before the class scan.
+        let obj_floor = match self.score {
+            ScoreRule::ObjTimesClass { .. } => threshold.max(0.0),
+            ScoreRule::WeightedProduct { obj_exp, .. } => threshold.max(0.0).powf(1.0 / obj_exp),
+            _ => 0.0,
+        };
         for i in 0..self.candidates {
-            // Cheap rejection before the class scan where objectness exists.
             if let Some(o) = obj
-                && o.get(i, 0) <= 0.0
+                && o.get(i, 0) <= obj_floor
             {
                 continue;
             }

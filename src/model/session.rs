@@ -459,3 +459,38 @@ pub fn build(
         tried: reasons.join("; "),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tensorrt_profiles_cover_dynamic_axes_only() {
+        // Dynamic batch, fixed size.
+        let p = trt_profile("images", &[-1, 3, 640, 640], [1, 4, 8], None).unwrap();
+        assert_eq!(
+            p,
+            [
+                "images:1x3x640x640".to_string(),
+                "images:4x3x640x640".into(),
+                "images:8x3x640x640".into()
+            ]
+        );
+        // Static: TensorRT needs no profile.
+        assert_eq!(
+            trt_profile("images", &[1, 3, 640, 640], [1, 1, 1], None),
+            None
+        );
+        // Dynamic size: from the configured input, else no profile.
+        let p = trt_profile("x", &[-1, 3, -1, -1], [1, 2, 2], Some((384, 640))).unwrap();
+        assert_eq!(p[2], "x:2x3x384x640");
+        assert_eq!(trt_profile("x", &[-1, 3, -1, -1], [1, 2, 2], None), None);
+    }
+
+    #[test]
+    fn the_engine_cache_follows_systemd_then_the_user() {
+        // Only reads the environment; the process-wide variables are not changed here.
+        let p = default_engine_cache();
+        assert!(p.ends_with("tensorrt"), "{}", p.display());
+    }
+}

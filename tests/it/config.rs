@@ -194,3 +194,51 @@ fn a_model_runs_in_one_stage_only() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn detector_settings_are_checked_together() {
+    let m = fixtures().join("yolov8_tiny.onnx");
+    let text = format!(
+        "name: t\nruntime: {{cuda_libraries: [/no/such/folder]}}\nsources: {{cam: {{type: test}}}}\nmodels:\n  a: {{path: {m}, format: yolov8, decoded_in_graph: true, batch_size: 0}}\n  b: {{path: {m}, format: faster_rcnn}}\n  c: {{path: {m}, format: yolov8, tensorrt: {{fp16: false}}}}\n  d: {{path: {m}, format: yolox, batch_size: 4, providers: [tensorrt, cpu], tensorrt: {{min_batch: 2, opt_batch: 1}}}}\n",
+        m = m.display()
+    );
+    let errs = load_str(&text, Path::new("/"), &|_| None).unwrap_err();
+    let has = |key: &str, what: &str| {
+        errs.iter()
+            .any(|e| e.key == key && e.message.contains(what))
+    };
+    assert!(
+        has("runtime.cuda_libraries[0]", "is not a folder"),
+        "{errs:#?}"
+    );
+    assert!(has("models.a.decoded_in_graph", "`format: yolox` only"), "{errs:#?}");
+    assert!(has("models.a.batch_size", "out of range"), "{errs:#?}");
+    assert!(has("models.b.classes", "background"), "{errs:#?}");
+    assert!(
+        has("models.c.tensorrt", "not among the providers"),
+        "{errs:#?}"
+    );
+    assert!(
+        has("models.d.tensorrt", "min_batch 2 <= opt_batch 1"),
+        "{errs:#?}"
+    );
+    assert_eq!(errs.len(), 6, "{errs:#?}");
+
+    // A valid set: defaults filled in.
+    let ok = format!(
+        "name: t\nsources: {{cam: {{type: test}}}}\nmodels:\n  d: {{path: {m}, format: yolox, batch_size: 4, max_batch_wait_ms: 20, providers: [tensorrt, cuda, cpu], tensorrt: {{workspace_mb: 2048, engine_cache: engines}}}}\n",
+        m = m.display()
+    );
+    let spec = load_str(&ok, Path::new("/srv/p"), &|_| None).unwrap();
+    let d = &spec.models["d"];
+    assert_eq!(d.batch_size, 4);
+    assert_eq!(d.max_batch_wait, std::time::Duration::from_millis(20));
+    assert!(d.tensorrt.fp16, "FP16 by default");
+    assert_eq!(d.tensorrt.workspace_mb, Some(2048));
+    assert_eq!(
+        d.tensorrt.engine_cache.as_deref(),
+        Some(Path::new("/srv/p/engines")),
+        "relative to the pipeline file"
+    );
+    assert_eq!(d.tensorrt.profile, None);
+}

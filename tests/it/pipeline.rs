@@ -327,6 +327,50 @@ fn unavailable_gpu_providers_fall_back_to_cpu_visibly() {
 }
 
 #[test]
+fn provider_fallback_is_logged_with_the_reason() {
+    let dir = tempdir("fallback-log");
+    let file = pipeline_file(
+        &dir,
+        &format!(
+            "name: fbl\nruntime: {{metrics_addr: 'off'}}\nsources: {{cam: {{type: test, num_frames: 3, width: 320, height: 240}}}}\n\
+             models: {{det: {{path: {}, format: yolov8, providers: [tensorrt, cuda, cpu], tensorrt: {{fp16: true, engine_cache: {}/engines}}}}}}\n\
+             stages: [{{type: detect, model: det}}]\nsinks: [{{type: jsonl, path: {}/o.jsonl}}]\n",
+            fixtures().join("yolov8_tiny.onnx").display(),
+            dir.display(),
+            dir.display()
+        ),
+    );
+    let o = perceptd()
+        .arg("run")
+        .arg(&file)
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // Each skipped provider is a warning with ONNX Runtime's own reason, then CPU is used.
+    for p in ["tensorrt", "cuda"] {
+        let line = err
+            .lines()
+            .find(|l| l.contains("execution provider unusable") && l.contains(p))
+            .unwrap_or_else(|| panic!("no fallback warning for {p}:\n{err}"));
+        assert!(line.contains("error="), "the reason is logged: {line}");
+    }
+    assert!(
+        err.lines()
+            .any(|l| l.contains("session ready") && l.contains("cpu")),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("o.jsonl"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+}
+
+#[test]
 fn gpu_only_providers_without_a_gpu_fail_clearly() {
     let dir = tempdir("gpu-only");
     let file = pipeline_file(
