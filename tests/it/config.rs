@@ -211,7 +211,10 @@ fn detector_settings_are_checked_together() {
         has("runtime.cuda_libraries[0]", "is not a folder"),
         "{errs:#?}"
     );
-    assert!(has("models.a.decoded_in_graph", "`format: yolox` only"), "{errs:#?}");
+    assert!(
+        has("models.a.decoded_in_graph", "`format: yolox` only"),
+        "{errs:#?}"
+    );
     assert!(has("models.a.batch_size", "out of range"), "{errs:#?}");
     assert!(has("models.b.classes", "background"), "{errs:#?}");
     assert!(

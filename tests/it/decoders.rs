@@ -320,6 +320,87 @@ fn yolox_variant_is_found_out_at_load_and_can_be_set() {
 }
 
 #[test]
+fn faster_rcnn_layout_matches_python_at_the_frames_own_size() {
+    let n = conformance(
+        "faster_rcnn_tiny",
+        fixtures().join("faster_rcnn_tiny.onnx"),
+        DetectFormat::FasterRcnn,
+    );
+    assert!(
+        n >= 3,
+        "torchvision's boxes, labels and scores read ({n} kept)"
+    );
+    let mut s = spec(
+        "f",
+        fixtures().join("faster_rcnn_tiny.onnx"),
+        DetectFormat::FasterRcnn,
+    );
+    s.classes = Some(vec!["__background__".into(), "car".into()]);
+    let d = Detector::load(&s, None).unwrap();
+    assert!(
+        d.input.native,
+        "dynamic input, no size set: each frame as it is"
+    );
+    assert_eq!(d.max_batch, 1, "no batch axis");
+}
+
+#[test]
+fn faster_rcnn_labels_index_the_class_list_in_a_pipeline() {
+    init_ort();
+    let dir = tempdir("frcnn");
+    let yaml = format!(
+        "name: frcnn\nruntime: {{metrics_addr: 'off'}}\n\
+         sources: {{drive: {{type: file, path: {}}}}}\n\
+         models: {{det: {{path: {}, format: faster_rcnn, threads: 1, score_threshold: 0.3, classes: [__background__, car, person]}}}}\n\
+         stages: [{{type: detect, model: det}}]\n\
+         sinks: [{{type: jsonl, path: {}/out.jsonl}}]\n",
+        assets().join("solidWhiteRight.mp4").display(),
+        fixtures().join("faster_rcnn_tiny.onnx").display(),
+        dir.display()
+    );
+    let spec = perceptd::config::load_str(&yaml, &dir, &|_| None).unwrap();
+    let metrics = std::sync::Arc::new(perceptd::telemetry::Metrics::new());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let report = perceptd::graph::Prepared::new(&spec, metrics, stop)
+        .unwrap()
+        .run()
+        .unwrap();
+    assert_eq!(report.frames, 221);
+    let mut labels = std::collections::BTreeSet::new();
+    for line in std::fs::read_to_string(dir.join("out.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            (v["width"].as_u64(), v["height"].as_u64()),
+            (Some(960), Some(540))
+        );
+        for d in v["detections"].as_array().unwrap() {
+            let b: Vec<f64> = d["bbox"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect();
+            assert!(
+                b[0] < b[2] && b[1] < b[3] && b[2] <= 960.0 && b[3] <= 540.0,
+                "{d}"
+            );
+            labels.insert(d["label"].as_str().unwrap().to_string());
+        }
+    }
+    // Label 3 (truck in the model) is past the 3 names given: it is named by its number.
+    assert!(labels.contains("car"), "{labels:?}");
+    assert!(
+        labels
+            .iter()
+            .all(|l| ["car", "person", "class3"].contains(&l.as_str())),
+        "{labels:?}"
+    );
+}
+
+#[test]
 fn yolov8_metadata_gives_names_and_input_size() {
     init_ort();
     let det = Detector::load(
@@ -379,6 +460,7 @@ fn python_reference_regenerates_the_committed_fixtures() {
         "yolo_e2e_tiny",
         "yolox_tiny",
         "yolox_tiny_decoded",
+        "faster_rcnn_tiny",
     ] {
         let input = |d: &std::path::Path| gunzip(&d.join(format!("{name}.input.u8.gz")));
         let (a, b) = (input(&out), input(&fixtures()));

@@ -241,6 +241,10 @@ fn models_inspect_guesses_layouts() {
     for (f, format) in [
         ("yolov5_tiny.onnx", "format: yolov5"),
         ("yolo_e2e_tiny.onnx", "format: yolo_end2end"),
+        ("yolox_tiny.onnx", "format: yolox"),
+        ("yolox_tiny.onnx", "boxes: grid offsets"),
+        ("yolox_tiny_decoded.onnx", "boxes: decoded in the graph"),
+        ("faster_rcnn_tiny.onnx", "format: faster_rcnn"),
     ] {
         let o = perceptd()
             .args(["models", "inspect"])
