@@ -39,4 +39,6 @@ pub struct Frame {
     pub image: Pooled<Vec<u8>>,
     pub input: Option<ModelInput>,
     pub detections: Vec<Detection>,
+    /// Segmentation heads' class maps, in the order the stages produced them.
+    pub segmentation: Vec<crate::segment::SegMap>,
 }

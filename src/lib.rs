@@ -14,6 +14,7 @@ pub mod frame;
 pub mod graph;
 pub mod model;
 pub mod pool;
+pub mod segment;
 pub mod sink;
 pub mod source;
 pub mod telemetry;

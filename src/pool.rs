@@ -64,6 +64,12 @@ impl AsRef<[u8]> for Pooled<Vec<u8>> {
     }
 }
 
+impl<T> AsMut<T> for Pooled<T> {
+    fn as_mut(&mut self) -> &mut T {
+        self
+    }
+}
+
 impl AsMut<[u8]> for Pooled<Vec<u8>> {
     fn as_mut(&mut self) -> &mut [u8] {
         self

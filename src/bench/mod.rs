@@ -9,6 +9,7 @@ pub mod cpu;
 use crate::config::{PipelineSpec, StageSpec};
 use crate::graph::{PipelineError, Prepared, RunReport, quantile};
 use crate::model::{Detector, ModelError};
+use crate::segment::Segmenter;
 use crate::telemetry::Metrics;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -53,20 +54,53 @@ pub struct BenchReport {
     pub pipeline_cpu_secs: f64,
 }
 
+/// A model whose bare session is timed.
+pub enum Timed {
+    Detector(Box<Detector>),
+    Segmenter(Segmenter),
+}
+
+impl Timed {
+    pub fn name(&self) -> &str {
+        match self {
+            Timed::Detector(d) => &d.name,
+            Timed::Segmenter(s) => &s.name,
+        }
+    }
+    fn batch(&self) -> usize {
+        match self {
+            Timed::Detector(d) => d.max_batch,
+            Timed::Segmenter(_) => 1,
+        }
+    }
+    fn tensor_len(&self) -> usize {
+        match self {
+            Timed::Detector(d) => d.input.tensor_len(640, 480),
+            Timed::Segmenter(s) => s.input.tensor_len(640, 480),
+        }
+    }
+    fn run_raw(&mut self, tensor: &[f32], n: usize) -> Result<(), ModelError> {
+        match self {
+            Timed::Detector(d) => d.run_raw(tensor, n),
+            Timed::Segmenter(s) => s.run_raw(tensor),
+        }
+    }
+}
+
 /// Times `Session::run` alone, at the model's batch size, for about `budget` (at least
 /// `min_runs` runs); seconds per frame of each run.
 pub fn time_runs(
-    det: &mut Detector,
+    model: &mut Timed,
     budget: Duration,
     min_runs: usize,
 ) -> Result<Vec<f32>, ModelError> {
-    let tensor = vec![0.5f32; det.input.tensor_len(640, 480)];
-    let n = det.max_batch;
+    let tensor = vec![0.5f32; model.tensor_len()];
+    let n = model.batch();
     let mut times = vec![];
     let start = Instant::now();
     while times.len() < min_runs || start.elapsed() < budget {
         let t0 = Instant::now();
-        det.run_raw(&tensor, n)?;
+        model.run_raw(&tensor, n)?;
         times.push(t0.elapsed().as_secs_f32() / n as f32);
     }
     Ok(times)
@@ -80,10 +114,13 @@ pub fn bench(
     let budget = Duration::from_secs(4);
     let mut dets = vec![];
     for st in &spec.stages {
-        let StageSpec::Detect { model } = st;
         crate::model::session::init(&spec.ort_library).map_err(ModelError::from)?;
         crate::model::session::preload_libraries_once(&spec.cuda_libraries);
-        dets.push(Detector::load(&spec.models[model], None)?);
+        let m = &spec.models[st.model()];
+        dets.push(match st {
+            StageSpec::Detect { .. } => Timed::Detector(Box::new(Detector::load(m, None)?)),
+            StageSpec::Segment { .. } => Timed::Segmenter(Segmenter::load(m, None)?),
+        });
     }
     let mut before = vec![];
     for d in &mut dets {
@@ -103,8 +140,8 @@ pub fn bench(
         let c0 = cpu::process_seconds();
         let after = time_runs(d, budget, 10)?;
         raw.push(RawThroughput {
-            model: d.name.clone(),
-            batch: d.max_batch,
+            model: d.name().to_string(),
+            batch: d.batch(),
             before,
             after,
             cpu_secs: cpu_before + cpu::process_seconds() - c0,

@@ -514,6 +514,60 @@ fn model(
         workspace_mb: rt.workspace_mb,
         profile,
     };
+    let segmentation = raw.format == DetectFormat::Segmentation;
+    if !segmentation && (raw.heads.is_some() || raw.upsample.is_some()) {
+        diag.error(
+            format!("{key}.heads"),
+            "`heads` and `upsample` apply to `format: segmentation` only; remove them",
+        );
+    }
+    let mut heads = None;
+    if let Some(list) = raw.heads {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = vec![];
+        for (i, h) in list.into_iter().enumerate() {
+            let hk = format!("{key}.heads[{i}]");
+            if !seen.insert(h.output.clone()) {
+                diag.error(
+                    format!("{hk}.output"),
+                    format!("output `{}` is listed twice; list each head once", h.output),
+                );
+            }
+            if let Some(a) = h.alpha
+                && !(0.0..=1.0).contains(&a)
+            {
+                diag.error(
+                    format!("{hk}.alpha"),
+                    format!("{a} is out of range; use 0 (invisible) to 1 (opaque)"),
+                );
+            }
+            if let (Some(c), Some(k)) = (&h.classes, &h.colors)
+                && c.len() != k.len()
+            {
+                diag.error(
+                    format!("{hk}.colors"),
+                    format!(
+                        "{} colours for {} classes; give one per class (null leaves a class unpainted)",
+                        k.len(),
+                        c.len()
+                    ),
+                );
+            }
+            out.push(HeadSpec {
+                output: h.output,
+                classes: h.classes,
+                colors: h.colors,
+                alpha: h.alpha,
+            });
+        }
+        if out.is_empty() {
+            diag.error(
+                format!("{key}.heads"),
+                "empty; list the outputs to read, or leave `heads` out to read every output",
+            );
+        }
+        heads = Some(out);
+    }
     if diag.errors.len() > before {
         return None;
     }
@@ -543,6 +597,8 @@ fn model(
         batch_size,
         max_batch_wait: std::time::Duration::from_millis(raw.max_batch_wait_ms.unwrap_or(5)),
         tensorrt,
+        heads,
+        upsample: raw.upsample.unwrap_or(Upsample::Bilinear),
     })
 }
 
@@ -566,12 +622,21 @@ fn stages(
     let mut ok = true;
     for (i, v) in items.iter().enumerate() {
         let key = format!("stages[{i}]");
-        let raw = match tagged(v, &key, &["detect"], diag) {
-            Some((_, rest)) => parse_component(&rest, &key, diag).map(RawStage::Detect),
+        let raw = match tagged(v, &key, &["detect", "segment"], diag) {
+            Some(("detect", rest)) => parse_component(&rest, &key, diag).map(RawStage::Detect),
+            Some((_, rest)) => parse_component(&rest, &key, diag).map(RawStage::Segment),
             None => None,
         };
-        match raw {
-            Some(RawStage::Detect(DetectStage { model })) => {
+        let (model, segment) = match raw {
+            Some(RawStage::Detect(DetectStage { model })) => (model, false),
+            Some(RawStage::Segment(SegmentStage { model })) => (model, true),
+            None => {
+                ok = false;
+                continue;
+            }
+        };
+        {
+            {
                 if let Some(m) = models
                     && !m.contains_key(&model)
                 {
@@ -589,16 +654,33 @@ fn stages(
                     );
                     ok = false;
                 }
-                if out.iter().any(|StageSpec::Detect { model: m }| m == &model) {
+                if let Some(m) = models.as_ref().and_then(|m| m.get(&model)) {
+                    let is_seg = m.format == DetectFormat::Segmentation;
+                    if is_seg != segment {
+                        diag.error(
+                            format!("{key}.type"),
+                            if segment {
+                                format!("model `{model}` is a detector; run it with `type: detect`, or give a model of `format: segmentation`")
+                            } else {
+                                format!("model `{model}` is a segmentation model; run it with `type: segment`")
+                            },
+                        );
+                        ok = false;
+                    }
+                }
+                if out.iter().any(|s: &StageSpec| s.model() == model) {
                     diag.error(
                         format!("{key}.model"),
                         format!("model `{model}` is already run by an earlier stage; run each model once"),
                     );
                     ok = false;
                 }
-                out.push(StageSpec::Detect { model });
+                out.push(if segment {
+                    StageSpec::Segment { model }
+                } else {
+                    StageSpec::Detect { model }
+                });
             }
-            None => ok = false,
         }
     }
     ok.then_some(out)

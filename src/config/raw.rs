@@ -124,6 +124,32 @@ pub enum DetectFormat {
     /// torchvision's Faster R-CNN export: `boxes [N, 4]`, `labels [N]` int64, `scores [N]`;
     /// NMS in the graph; labels index the `classes` list.
     FasterRcnn,
+    /// Dense segmentation (run by a `segment` stage): each output is a head, logits
+    /// `[1, C, h, w]` or a class map `[1, h, w]` / `[1, 1, h, w]`.
+    Segmentation,
+}
+
+/// How a segmentation head's coarse output reaches the frame's resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Upsample {
+    /// Bilinear interpolation of the logits, then argmax.
+    Bilinear,
+    /// Argmax at the output's resolution, then nearest neighbour.
+    Nearest,
+}
+
+/// One segmentation head: an output of the model, its class names, colours and opacity.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHead {
+    /// The output's name in the model.
+    pub output: String,
+    pub classes: Option<Vec<String>>,
+    /// Per class: `[r, g, b]`, or null to leave the class unpainted.
+    pub colors: Option<Vec<Option<[u8; 3]>>>,
+    /// Opacity of the painted classes, 0..1.
+    pub alpha: Option<f32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +179,10 @@ pub struct RawModel {
     pub max_batch_wait_ms: Option<u64>,
     /// TensorRT settings (used when `tensorrt` is among the providers).
     pub tensorrt: Option<RawTensorrt>,
+    /// Segmentation only: the heads to read, in drawing order (default: every output).
+    pub heads: Option<Vec<RawHead>>,
+    /// Segmentation only: `bilinear` (default) or `nearest`.
+    pub upsample: Option<Upsample>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -222,6 +252,14 @@ pub struct RawInput {
 #[derive(Debug, Clone)]
 pub enum RawStage {
     Detect(DetectStage),
+    Segment(SegmentStage),
+}
+
+/// `type: segment`: run a segmentation model on every frame.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentStage {
+    pub model: String,
 }
 
 /// `type: detect`: run a detector model on every frame.

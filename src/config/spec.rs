@@ -1,7 +1,7 @@
 //! The checked pipeline: every default applied, every path resolved, every reference valid.
 
 pub use super::raw::{
-    ColorOrder, DetectFormat, Provider, ResizeMode, SourceMode, SupportPriority, WhenFull,
+    ColorOrder, DetectFormat, Provider, ResizeMode, SourceMode, SupportPriority, Upsample, WhenFull,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -87,9 +87,11 @@ impl PipelineSpec {
     pub fn stage_names(&self) -> Vec<String> {
         let mut names = vec![];
         for s in &self.stages {
-            let StageSpec::Detect { model } = s;
-            names.push(format!("preprocess:{model}"));
-            names.push(format!("detect:{model}"));
+            names.push(format!("preprocess:{}", s.model()));
+            names.push(match s {
+                StageSpec::Detect { model } => format!("detect:{model}"),
+                StageSpec::Segment { model } => format!("segment:{model}"),
+            });
         }
         names.extend(
             self.sinks
@@ -140,6 +142,18 @@ pub struct ModelSpec {
     pub batch_size: usize,
     pub max_batch_wait: std::time::Duration,
     pub tensorrt: TensorrtSpec,
+    /// Segmentation heads to read (`None`: every output).
+    pub heads: Option<Vec<HeadSpec>>,
+    pub upsample: Upsample,
+}
+
+/// A checked segmentation head.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadSpec {
+    pub output: String,
+    pub classes: Option<Vec<String>>,
+    pub colors: Option<Vec<Option<[u8; 3]>>>,
+    pub alpha: Option<f32>,
 }
 
 /// TensorRT execution provider settings.
@@ -184,6 +198,8 @@ impl ModelSpec {
             batch_size: 1,
             max_batch_wait: std::time::Duration::from_millis(5),
             tensorrt: TensorrtSpec::default(),
+            heads: None,
+            upsample: Upsample::Bilinear,
         }
     }
 }
@@ -191,6 +207,15 @@ impl ModelSpec {
 #[derive(Debug, Clone)]
 pub enum StageSpec {
     Detect { model: String },
+    Segment { model: String },
+}
+
+impl StageSpec {
+    pub fn model(&self) -> &str {
+        match self {
+            StageSpec::Detect { model } | StageSpec::Segment { model } => model,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

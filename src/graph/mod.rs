@@ -11,6 +11,7 @@ pub use stages::{Stage, StageError};
 use crate::config::{PipelineSpec, SinkSpec, StageSpec};
 use crate::frame::Frame;
 use crate::model::{Detector, ModelError};
+use crate::segment::Segmenter;
 use crate::source::{Source, SourceError};
 use crate::telemetry::Metrics;
 use edge::{EdgeRx, EdgeTx};
@@ -91,11 +92,20 @@ impl Prepared {
         let mut stage_list: Vec<Box<dyn Stage>> = vec![];
         let mut providers = vec![];
         for st in &spec.stages {
+            crate::model::session::init(&spec.ort_library).map_err(ModelError::from)?;
+            crate::model::session::preload_libraries_once(&spec.cuda_libraries);
             match st {
+                StageSpec::Segment { model } => {
+                    let seg = Segmenter::load(&spec.models[model], Some(&metrics))?;
+                    providers.push((
+                        model.clone(),
+                        crate::model::session::provider_name(seg.provider),
+                    ));
+                    stage_list.push(Box::new(stages::Preprocess::new(model, seg.input.clone())));
+                    stage_list.push(Box::new(stages::Segment::new(model, seg)));
+                }
                 StageSpec::Detect { model } => {
                     let mspec = &spec.models[model];
-                    crate::model::session::init(&spec.ort_library).map_err(ModelError::from)?;
-                    crate::model::session::preload_libraries_once(&spec.cuda_libraries);
                     let det = Detector::load(mspec, Some(&metrics))?;
                     providers.push((
                         model.clone(),

@@ -4,11 +4,13 @@ use crate::config::SupportPriority;
 use crate::frame::{Frame, ModelInput};
 use crate::model::preprocess::{InputSpec, PreprocessError, Preprocessor};
 use crate::model::{Detector, ModelError};
-use crate::pool::Pool;
+use crate::pool::{Pool, Pooled};
+use crate::segment::{HeadStyle, SegMap, Segmenter, fractions};
 use crate::sink::SinkError;
 use crate::sink::jsonl::JsonlSink;
 use crate::sink::video::VideoSink;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +146,59 @@ impl Stage for Detect {
         r?;
         out.append(frames);
         Ok(())
+    }
+}
+
+/// Runs a segmentation model; each head's class map (at the frame's resolution, in a pooled
+/// buffer) and class fractions join the frame.
+pub struct Segment {
+    name: String,
+    seg: Segmenter,
+    styles: Vec<Arc<HeadStyle>>,
+    maps: Pool<Vec<u8>>,
+    /// The maps of the frame being worked on (reused).
+    scratch: Vec<Pooled<Vec<u8>>>,
+}
+
+impl Segment {
+    pub fn new(model: &str, seg: Segmenter) -> Segment {
+        Segment {
+            name: format!("segment:{model}"),
+            styles: seg.styles(),
+            seg,
+            maps: Pool::default(),
+            scratch: vec![],
+        }
+    }
+}
+
+impl Stage for Segment {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn is_inference(&self) -> bool {
+        true
+    }
+    fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
+        let input = frame.input.take().ok_or_else(|| {
+            StageError::Other("frame reached segmentation without a preprocessed input".into())
+        })?;
+        self.scratch.clear();
+        for _ in 0..self.styles.len() {
+            self.scratch.push(self.maps.take(Vec::new));
+        }
+        self.seg
+            .infer(&input.tensor, &input.geometry, &mut self.scratch)?;
+        for (style, map) in self.styles.iter().zip(self.scratch.drain(..)) {
+            let mut f = Vec::with_capacity(style.classes.len());
+            fractions(&map, style.classes.len(), &mut f);
+            frame.segmentation.push(SegMap {
+                style: style.clone(),
+                map,
+                fractions: f,
+            });
+        }
+        Ok(Some(frame))
     }
 }
 

@@ -63,6 +63,7 @@ pub fn format_name(f: DetectFormat) -> &'static str {
         DetectFormat::YoloEnd2end => "yolo_end2end",
         DetectFormat::Yolox => "yolox",
         DetectFormat::FasterRcnn => "faster_rcnn",
+        DetectFormat::Segmentation => "segmentation",
     }
 }
 
@@ -152,87 +153,13 @@ impl Detector {
         let opts = SessionOptions::for_model(spec);
         let (session, provider) = session::build(&spec.path, &opts, metrics)?;
         let meta = read_meta(&session);
-        let input_err = |reason: String| ModelError::Input {
-            model: spec.name.clone(),
-            reason,
-        };
-
-        // Input: one f32 image tensor [B, 3, H, W] or [3, H, W].
-        let inp = session
-            .inputs()
-            .first()
-            .ok_or_else(|| input_err("the model has no input".into()))?;
-        let input_name = inp.name().to_string();
-        let (ty, shape) = match inp.dtype() {
-            ValueType::Tensor { ty, shape, .. } => (*ty, shape.to_vec()),
-            other => {
-                return Err(input_err(format!(
-                    "input {input_name} is {other:?}, not a tensor"
-                )));
-            }
-        };
-        let (batch_dim, chw) = match shape[..] {
-            [b, c, h, w] => (Some(b), [c, h, w]),
-            [c, h, w] => (None, [c, h, w]),
-            _ => (None, [0, 0, 0]),
-        };
-        if ty != TensorElementType::Float32 || !(chw[0] == 3 || chw[0] == -1) {
-            return Err(input_err(format!(
-                "input {input_name} is {ty:?} {shape:?}; perceptd feeds f32 [1, 3, H, W] (or [3, H, W]) images"
-            )));
-        }
-        if let Some(b) = batch_dim
-            && b > 1
-        {
-            return Err(input_err(format!(
-                "input {input_name} has a fixed batch of {b}; export the model with batch 1 or a dynamic batch axis"
-            )));
-        }
-        let fixed = |d: i64| (d > 0).then_some(d as u32);
-        let (mh, mw) = (fixed(chw[1]), fixed(chw[2]));
-        // torchvision detection models take any size and resize inside the graph: without a
-        // configured size they get each frame as it is.
-        let native = spec.format == DetectFormat::FasterRcnn
-            && mh.is_none()
-            && mw.is_none()
-            && spec.input.width.is_none()
-            && spec.input.height.is_none();
-        let pick = |cfg: Option<u32>,
-                    model_dim: Option<u32>,
-                    meta_dim: Option<u32>,
-                    axis: &str|
-         -> Result<u32, ModelError> {
-            match (cfg, model_dim) {
-                (Some(c), Some(m)) if c != m => Err(input_err(format!("input.{axis} is {c} but the model's input is fixed at {m}; remove input.{axis} or set it to {m}"))),
-                (Some(c), _) => Ok(c),
-                (None, Some(m)) => Ok(m),
-                (None, None) if native => Ok(0),
-                (None, None) => meta_dim.ok_or_else(|| input_err(format!("the model's input {axis} is dynamic and its metadata has no imgsz; set input.{axis}"))),
-            }
-        };
-        let height = pick(spec.input.height, mh, meta.imgsz.map(|s| s[0]), "height")?;
-        let width = pick(spec.input.width, mw, meta.imgsz.map(|s| s[1]), "width")?;
-        // A dynamic input must be a multiple of the model's stride (Ultralytics writes it).
-        if let Some(stride) = meta.stride.filter(|s| *s > 0)
-            && (mh.is_none() || mw.is_none())
-            && (width % stride != 0 || height % stride != 0)
-        {
-            return Err(input_err(format!(
-                "{width}x{height} is not a multiple of the model's stride {stride} (from its metadata); set input.width and input.height to multiples of {stride}"
-            )));
-        }
+        let ModelInputInfo {
+            name: input_name,
+            batch_dim,
+            spec: input,
+        } = read_input(&session, spec, &meta)?;
+        let (width, height) = (input.width, input.height);
         let d = Defaults::of(spec.format);
-        let input = InputSpec {
-            width,
-            height,
-            native,
-            resize: spec.input.resize.unwrap_or(d.resize),
-            pad_value: spec.input.pad_value.unwrap_or(114),
-            color: spec.input.color.unwrap_or(d.color),
-            scale: spec.input.scale.unwrap_or(d.scale),
-            mean: spec.input.mean.unwrap_or([0.0; 3]),
-            std: spec.input.std.unwrap_or([1.0; 3]),
-        };
 
         // Output layout.
         let names = spec.classes.clone().or(meta.names.clone());
@@ -551,6 +478,110 @@ impl Detector {
     }
 }
 
+/// The image input of a model: its name, its batch axis (`None`: no batch axis; `Some(-1)`:
+/// dynamic) and how to fill it.
+pub struct ModelInputInfo {
+    pub name: String,
+    pub batch_dim: Option<i64>,
+    pub spec: InputSpec,
+}
+
+/// Reads and checks a model's image input against the pipeline file's `input` settings, with
+/// the format's defaults.
+pub fn read_input(
+    session: &Session,
+    spec: &ModelSpec,
+    meta: &ModelMeta,
+) -> Result<ModelInputInfo, ModelError> {
+    let input_err = |reason: String| ModelError::Input {
+        model: spec.name.clone(),
+        reason,
+    };
+
+    // Input: one f32 image tensor [B, 3, H, W] or [3, H, W].
+    let inp = session
+        .inputs()
+        .first()
+        .ok_or_else(|| input_err("the model has no input".into()))?;
+    let input_name = inp.name().to_string();
+    let (ty, shape) = match inp.dtype() {
+        ValueType::Tensor { ty, shape, .. } => (*ty, shape.to_vec()),
+        other => {
+            return Err(input_err(format!(
+                "input {input_name} is {other:?}, not a tensor"
+            )));
+        }
+    };
+    let (batch_dim, chw) = match shape[..] {
+        [b, c, h, w] => (Some(b), [c, h, w]),
+        [c, h, w] => (None, [c, h, w]),
+        _ => (None, [0, 0, 0]),
+    };
+    if ty != TensorElementType::Float32 || !(chw[0] == 3 || chw[0] == -1) {
+        return Err(input_err(format!(
+            "input {input_name} is {ty:?} {shape:?}; perceptd feeds f32 [1, 3, H, W] (or [3, H, W]) images"
+        )));
+    }
+    if let Some(b) = batch_dim
+        && b > 1
+    {
+        return Err(input_err(format!(
+            "input {input_name} has a fixed batch of {b}; export the model with batch 1 or a dynamic batch axis"
+        )));
+    }
+    let fixed = |d: i64| (d > 0).then_some(d as u32);
+    let (mh, mw) = (fixed(chw[1]), fixed(chw[2]));
+    // torchvision detection models take any size and resize inside the graph: without a
+    // configured size they get each frame as it is.
+    let native = spec.format == DetectFormat::FasterRcnn
+        && mh.is_none()
+        && mw.is_none()
+        && spec.input.width.is_none()
+        && spec.input.height.is_none();
+    let pick = |cfg: Option<u32>,
+                model_dim: Option<u32>,
+                meta_dim: Option<u32>,
+                axis: &str|
+     -> Result<u32, ModelError> {
+        match (cfg, model_dim) {
+                (Some(c), Some(m)) if c != m => Err(input_err(format!("input.{axis} is {c} but the model's input is fixed at {m}; remove input.{axis} or set it to {m}"))),
+                (Some(c), _) => Ok(c),
+                (None, Some(m)) => Ok(m),
+                (None, None) if native => Ok(0),
+                (None, None) => meta_dim.ok_or_else(|| input_err(format!("the model's input {axis} is dynamic and its metadata has no imgsz; set input.{axis}"))),
+            }
+    };
+    let height = pick(spec.input.height, mh, meta.imgsz.map(|s| s[0]), "height")?;
+    let width = pick(spec.input.width, mw, meta.imgsz.map(|s| s[1]), "width")?;
+    // A dynamic input must be a multiple of the model's stride (Ultralytics writes it).
+    if let Some(stride) = meta.stride.filter(|s| *s > 0)
+        && (mh.is_none() || mw.is_none())
+        && (width % stride != 0 || height % stride != 0)
+    {
+        return Err(input_err(format!(
+            "{width}x{height} is not a multiple of the model's stride {stride} (from its metadata); set input.width and input.height to multiples of {stride}"
+        )));
+    }
+    let d = Defaults::of(spec.format);
+    let input = InputSpec {
+        width,
+        height,
+        native,
+        resize: spec.input.resize.unwrap_or(d.resize),
+        pad_value: spec.input.pad_value.unwrap_or(114),
+        color: spec.input.color.unwrap_or(d.color),
+        scale: spec.input.scale.unwrap_or(d.scale),
+        mean: spec.input.mean.unwrap_or([0.0; 3]),
+        std: spec.input.std.unwrap_or([1.0; 3]),
+    };
+
+    Ok(ModelInputInfo {
+        name: input_name,
+        batch_dim,
+        spec: input,
+    })
+}
+
 /// One image ready for a model: its tensor and where it sits in the source frame.
 pub trait ImageInput {
     fn tensor(&self) -> &[f32];
@@ -604,6 +635,12 @@ impl Defaults {
                 resize: ResizeMode::LetterboxTopLeft,
                 color: ColorOrder::Bgr,
                 scale: 1.0,
+                ..d
+            },
+            // TwinLiteNet's preprocessing; torchvision's segmentation models also want
+            // `input.mean` / `input.std` (ImageNet), which they do not apply in the graph.
+            DetectFormat::Segmentation => Defaults {
+                resize: ResizeMode::Stretch,
                 ..d
             },
             // torchvision normalises inside the graph: RGB in 0..1.

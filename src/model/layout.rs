@@ -390,6 +390,9 @@ impl Layout {
                 Ok(l)
             }
             DetectFormat::FasterRcnn => unreachable!("handled above"),
+            DetectFormat::Segmentation => Err(LayoutMismatch(
+                "a segmentation model is not a detector; run it in a `segment` stage".into(),
+            )),
         }
     }
 

@@ -22,8 +22,11 @@ pub fn class_color(class_id: u32) -> Scalar {
     Scalar::new(b, g, r, 0.0)
 }
 
-/// Draws every detection of `frame` onto its image.
+/// Paints the segmentation heads (in order), then draws every detection over them.
 pub fn draw(frame: &mut Frame, label_buf: &mut String) -> Result<(), opencv::Error> {
+    for s in &frame.segmentation {
+        crate::segment::blend(&mut frame.image, &s.map, &s.style);
+    }
     let (w, h) = (frame.width as i32, frame.height as i32);
     // SAFETY: the image outlives `mat`, is packed BGR of w x h, and nothing else touches it meanwhile.
     let mut mat = unsafe {

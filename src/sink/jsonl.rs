@@ -25,6 +25,38 @@ struct FrameRecord<'a> {
     width: u32,
     height: u32,
     detections: Vec<DetectionRecord<'a>>,
+    #[serde(skip_serializing_if = "Segmentation::is_empty")]
+    segmentation: Segmentation<'a>,
+}
+
+/// `{"<head>": {"<class>": fraction_of_pixels, ...}, ...}`, heads in pipeline order.
+struct Segmentation<'a>(&'a [crate::segment::SegMap]);
+
+impl Segmentation<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Segmentation<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Classes<'b>(&'b crate::segment::SegMap);
+        impl Serialize for Classes<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(self.0.fractions.len()))?;
+                for (name, f) in self.0.style.classes.iter().zip(&self.0.fractions) {
+                    m.serialize_entry(&**name, f)?;
+                }
+                m.end()
+            }
+        }
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for head in self.0 {
+            m.serialize_entry(&*head.style.name, &Classes(head))?;
+        }
+        m.end()
+    }
 }
 
 pub struct JsonlSink {
@@ -70,6 +102,7 @@ impl JsonlSink {
                     bbox: d.bbox,
                 })
                 .collect(),
+            segmentation: Segmentation(&f.segmentation),
         };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &rec).expect("records serialise");

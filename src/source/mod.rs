@@ -222,6 +222,7 @@ impl Source {
             image,
             input: None,
             detections: Vec::new(),
+            segmentation: Vec::new(),
         })
     }
 }

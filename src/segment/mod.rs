@@ -1,0 +1,336 @@
+//! Dense segmentation: a fully convolutional model's per-pixel outputs ("heads"), each brought
+//! back to the source frame's resolution as a class per pixel, counted, and drawn.
+
+pub mod upsample;
+
+pub use upsample::{Upsample, Upsampler, fractions};
+
+use crate::config::{HeadSpec, ModelSpec, Provider};
+use crate::model::ModelError;
+use crate::model::detector::{ModelInputInfo, describe_outlets, read_input, read_meta};
+use crate::model::preprocess::{Geometry, InputSpec};
+use crate::model::session::{self, SessionOptions};
+use crate::pool::Pooled;
+use crate::telemetry::Metrics;
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+use std::sync::Arc;
+
+/// How a head is named and drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadStyle {
+    /// The head's name (its output's name unless the config renames it).
+    pub name: Arc<str>,
+    pub classes: Vec<Arc<str>>,
+    /// Per class, the colour it is painted in (RGB), or `None` to leave it unpainted.
+    pub colors: Vec<Option<[u8; 3]>>,
+    pub alpha: f32,
+}
+
+/// One head's result on one frame.
+pub struct SegMap {
+    pub style: Arc<HeadStyle>,
+    /// A class per source pixel, row-major, `width * height`.
+    pub map: Pooled<Vec<u8>>,
+    /// Fraction of the frame's pixels in each class.
+    pub fractions: Vec<f32>,
+}
+
+/// What a head's output holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum HeadKind {
+    /// `[1, C, h, w]` f32 scores per class.
+    Logits { classes: usize },
+    /// `[1, h, w]` or `[1, 1, h, w]` class indices (argmax in the graph), f32 or integer.
+    ClassMap { int64: bool },
+}
+
+struct Head {
+    style: Arc<HeadStyle>,
+    output: usize,
+    kind: HeadKind,
+    ups: Upsampler,
+}
+
+/// Palette for classes without a configured colour (RGB); class 0 is left unpainted.
+const PALETTE: [[u8; 3]; 8] = [
+    [0, 200, 0],
+    [255, 60, 60],
+    [60, 120, 255],
+    [255, 200, 0],
+    [200, 0, 255],
+    [0, 220, 220],
+    [255, 128, 0],
+    [160, 160, 160],
+];
+
+pub struct Segmenter {
+    pub name: String,
+    session: Session,
+    input_name: String,
+    batch_axis: bool,
+    pub input: InputSpec,
+    heads: Vec<Head>,
+    pub upsample: Upsample,
+    pub provider: Provider,
+}
+
+fn run_error(model: &str, e: impl std::fmt::Display) -> ModelError {
+    ModelError::Run {
+        model: model.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+impl Segmenter {
+    pub fn load(spec: &ModelSpec, metrics: Option<&Metrics>) -> Result<Segmenter, ModelError> {
+        let opts = SessionOptions::for_model(spec);
+        let (session, provider) = session::build(&spec.path, &opts, metrics)?;
+        let meta = read_meta(&session);
+        let ModelInputInfo {
+            name: input_name,
+            batch_dim,
+            spec: input,
+        } = read_input(&session, spec, &meta)?;
+        let outlets = describe_outlets(session.outputs());
+        let layout_err = |reason: String| ModelError::Layout {
+            model: spec.name.clone(),
+            format: "segmentation",
+            reason,
+            outputs: outlets.clone(),
+            path: spec.path.display().to_string(),
+        };
+        // Every output is a head unless the config lists them.
+        let outputs: Vec<(String, TensorElementType, Vec<i64>)> = session
+            .outputs()
+            .iter()
+            .filter_map(|o| match o.dtype() {
+                ValueType::Tensor { ty, shape, .. } => {
+                    Some((o.name().to_string(), *ty, shape.to_vec()))
+                }
+                _ => None,
+            })
+            .collect();
+        let wanted: Vec<HeadSpec> = match &spec.heads {
+            Some(h) => h.clone(),
+            None => outputs
+                .iter()
+                .map(|(n, ..)| HeadSpec {
+                    output: n.clone(),
+                    classes: None,
+                    colors: None,
+                    alpha: None,
+                })
+                .collect(),
+        };
+        let mut heads = vec![];
+        for h in &wanted {
+            let Some(index) = outputs.iter().position(|(n, ..)| *n == h.output) else {
+                return Err(layout_err(format!(
+                    "heads: no output named `{}`; the model's outputs are {}",
+                    h.output,
+                    outputs
+                        .iter()
+                        .map(|(n, ..)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            };
+            let (_, ty, shape) = &outputs[index];
+            let kind = match (ty, &shape[..]) {
+                (TensorElementType::Float32, [_, c, _, _]) if *c > 1 => HeadKind::Logits {
+                    classes: *c as usize,
+                },
+                (TensorElementType::Float32, [_, 1, _, _] | [_, _, _]) => {
+                    HeadKind::ClassMap { int64: false }
+                }
+                (TensorElementType::Int64, [_, 1, _, _] | [_, _, _]) => {
+                    HeadKind::ClassMap { int64: true }
+                }
+                _ => {
+                    return Err(layout_err(format!(
+                        "output `{}` is {ty:?} {shape:?}; a segmentation head is f32 logits [1, C, h, w] or a class map [1, h, w] / [1, 1, h, w] (f32 or int64)",
+                        h.output
+                    )));
+                }
+            };
+            let n = match kind {
+                HeadKind::Logits { classes } => classes,
+                HeadKind::ClassMap { .. } => h.classes.as_ref().map_or(2, Vec::len),
+            };
+            if n > 255 {
+                return Err(layout_err(format!(
+                    "output `{}` has {n} classes; perceptd keeps class maps as bytes (at most 255 classes)",
+                    h.output
+                )));
+            }
+            let classes: Vec<Arc<str>> = match &h.classes {
+                Some(c) if c.len() != n => {
+                    return Err(ModelError::Classes {
+                        model: spec.name.clone(),
+                        reason: format!(
+                            "head `{}` has {n} classes but {} names are given; give {n}",
+                            h.output,
+                            c.len()
+                        ),
+                    });
+                }
+                Some(c) => c.iter().map(|s| Arc::from(s.as_str())).collect(),
+                None => (0..n).map(|i| Arc::from(format!("class{i}"))).collect(),
+            };
+            let colors = match &h.colors {
+                Some(c) => c.clone(),
+                None => (0..n)
+                    .map(|i| (i > 0).then(|| PALETTE[(heads.len() + i - 1) % PALETTE.len()]))
+                    .collect(),
+            };
+            heads.push(Head {
+                style: Arc::new(HeadStyle {
+                    name: Arc::from(h.output.as_str()),
+                    classes,
+                    colors,
+                    alpha: h.alpha.unwrap_or(0.45),
+                }),
+                output: index,
+                kind,
+                ups: Upsampler::default(),
+            });
+        }
+        if heads.is_empty() {
+            return Err(layout_err("the model has no output to read".into()));
+        }
+        if batch_dim.is_some_and(|b| b > 1) {
+            return Err(ModelError::Input {
+                model: spec.name.clone(),
+                reason: format!(
+                    "fixed batch of {}; export with batch 1",
+                    batch_dim.unwrap_or(0)
+                ),
+            });
+        }
+        let mut s = Segmenter {
+            name: spec.name.clone(),
+            session,
+            input_name,
+            batch_axis: batch_dim.is_some(),
+            input,
+            heads,
+            upsample: spec.upsample,
+            provider,
+        };
+        s.warm_up()?;
+        Ok(s)
+    }
+
+    pub fn styles(&self) -> Vec<Arc<HeadStyle>> {
+        self.heads.iter().map(|h| h.style.clone()).collect()
+    }
+
+    fn warm_up(&mut self) -> Result<(), ModelError> {
+        let (w, h) = if self.input.native {
+            (640, 480)
+        } else {
+            (self.input.width, self.input.height)
+        };
+        let zeros = vec![0f32; 3 * (w * h) as usize];
+        let g = Geometry::new(self.input.resize, w, h, w, h);
+        let mut maps: Vec<Vec<u8>> = vec![vec![]; self.heads.len()];
+        self.infer(&zeros, &g, &mut maps)
+    }
+
+    /// Runs the session only, at the input size (for `bench`'s raw throughput).
+    pub fn run_raw(&mut self, tensor: &[f32]) -> Result<(), ModelError> {
+        let (w, h) = if self.input.native {
+            (640, 480)
+        } else {
+            (self.input.width, self.input.height)
+        };
+        let shape: Vec<usize> = if self.batch_axis {
+            vec![1, 3, h as usize, w as usize]
+        } else {
+            vec![3, h as usize, w as usize]
+        };
+        let t =
+            TensorRef::from_array_view((shape, tensor)).map_err(|e| run_error(&self.name, e))?;
+        self.session
+            .run(ort::inputs![self.input_name.as_str() => t])
+            .map_err(|e| run_error(&self.name, e))?;
+        Ok(())
+    }
+
+    /// Heads the model has (each `infer` fills one map per head).
+    pub fn head_count(&self) -> usize {
+        self.heads.len()
+    }
+
+    /// Runs the model on one image; `maps[i]` receives head `i`'s class per source pixel
+    /// (`g.src_w * g.src_h`, row-major), resized in place.
+    pub fn infer<M: AsMut<Vec<u8>>>(
+        &mut self,
+        tensor: &[f32],
+        g: &Geometry,
+        maps: &mut [M],
+    ) -> Result<(), ModelError> {
+        assert_eq!(maps.len(), self.heads.len(), "one map per head");
+        let shape: Vec<usize> = if self.batch_axis {
+            vec![1, 3, g.dst_h as usize, g.dst_w as usize]
+        } else {
+            vec![3, g.dst_h as usize, g.dst_w as usize]
+        };
+        let t =
+            TensorRef::from_array_view((shape, tensor)).map_err(|e| run_error(&self.name, e))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input_name.as_str() => t])
+            .map_err(|e| run_error(&self.name, e))?;
+        for (head, map) in self.heads.iter_mut().zip(maps.iter_mut()) {
+            let map = map.as_mut();
+            let value = &outputs[head.output];
+            match head.kind {
+                HeadKind::Logits { classes } => {
+                    let (s, d) = value
+                        .try_extract_tensor::<f32>()
+                        .map_err(|e| run_error(&self.name, e))?;
+                    let (oh, ow) = (s[s.len() - 2] as usize, s[s.len() - 1] as usize);
+                    head.ups.logits(d, [classes, oh, ow], g, self.upsample, map);
+                }
+                HeadKind::ClassMap { int64 } => {
+                    if int64 {
+                        let (s, d) = value
+                            .try_extract_tensor::<i64>()
+                            .map_err(|e| run_error(&self.name, e))?;
+                        let (oh, ow) = (s[s.len() - 2] as u32, s[s.len() - 1] as u32);
+                        head.ups.classes(d, ow, oh, g, map);
+                    } else {
+                        let (s, d) = value
+                            .try_extract_tensor::<f32>()
+                            .map_err(|e| run_error(&self.name, e))?;
+                        let (oh, ow) = (s[s.len() - 2] as u32, s[s.len() - 1] as u32);
+                        head.ups.classes(d, ow, oh, g, map);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Paints every coloured class of `map` onto a packed BGR `image` of the same size, with the
+/// head's opacity: `out = img * (1 - alpha) + colour * alpha`, in 8-bit fixed point.
+pub fn blend(image: &mut [u8], map: &[u8], style: &HeadStyle) {
+    debug_assert_eq!(image.len(), map.len() * 3);
+    let a = (style.alpha.clamp(0.0, 1.0) * 256.0).round() as u32;
+    // Per class: the colour's share already weighted by alpha (BGR), or nothing to paint.
+    let mut paint = [None::<[u32; 3]>; 256];
+    for (p, c) in paint.iter_mut().zip(&style.colors) {
+        *p = c.map(|[r, g, b]| [b as u32 * a, g as u32 * a, r as u32 * a]);
+    }
+    let keep = 256 - a;
+    for (px, &c) in image.chunks_exact_mut(3).zip(map) {
+        if let Some(col) = paint[c as usize] {
+            for k in 0..3 {
+                px[k] = ((px[k] as u32 * keep + col[k] + 128) >> 8) as u8;
+            }
+        }
+    }
+}
