@@ -320,17 +320,47 @@ impl Segmenter {
 pub fn blend(image: &mut [u8], map: &[u8], style: &HeadStyle) {
     debug_assert_eq!(image.len(), map.len() * 3);
     let a = (style.alpha.clamp(0.0, 1.0) * 256.0).round() as u32;
-    // Per class: the colour's share already weighted by alpha (BGR), or nothing to paint.
-    let mut paint = [None::<[u32; 3]>; 256];
-    for (p, c) in paint.iter_mut().zip(&style.colors) {
-        *p = c.map(|[r, g, b]| [b as u32 * a, g as u32 * a, r as u32 * a]);
-    }
-    let keep = 256 - a;
-    for (px, &c) in image.chunks_exact_mut(3).zip(map) {
-        if let Some(col) = paint[c as usize] {
-            for k in 0..3 {
-                px[k] = ((px[k] as u32 * keep + col[k] + 128) >> 8) as u8;
-            }
+    // Per class: what is kept of the pixel and the colour's share (BGR), both out of 256; an
+    // unpainted class keeps all of it and is skipped.
+    let mut keep = [256u32; 256];
+    let mut add = [[128u32; 3]; 256];
+    for (i, c) in style.colors.iter().enumerate().take(256) {
+        if let Some([r, g, b]) = *c {
+            keep[i] = 256 - a;
+            add[i] = [b as u32 * a + 128, g as u32 * a + 128, r as u32 * a + 128];
         }
+    }
+    for (px, &c) in image.chunks_exact_mut(3).zip(map) {
+        let (k, col) = (keep[c as usize], add[c as usize]);
+        if k == 256 {
+            continue;
+        }
+        px[0] = ((px[0] as u32 * k + col[0]) >> 8) as u8;
+        px[1] = ((px[1] as u32 * k + col[1]) >> 8) as u8;
+        px[2] = ((px[2] as u32 * k + col[2]) >> 8) as u8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blend_paints_coloured_classes_only() {
+        let style = HeadStyle {
+            name: "h".into(),
+            classes: vec!["bg".into(), "road".into()],
+            colors: vec![None, Some([0, 200, 100])],
+            alpha: 0.5,
+        };
+        // Two BGR pixels of (10, 20, 30): class 0 stays, class 1 goes halfway to the colour.
+        let mut img = vec![10u8, 20, 30, 10, 20, 30];
+        blend(&mut img, &[0, 1], &style);
+        assert_eq!(&img[..3], &[10, 20, 30]);
+        assert_eq!(
+            &img[3..],
+            &[55, 110, 15],
+            "BGR of halfway to RGB (0, 200, 100)"
+        );
     }
 }

@@ -51,7 +51,7 @@ pub struct Upsampler {
     rows: Vec<f32>,
     /// Class map at the output resolution (nearest mode, and class-map outputs).
     coarse: Vec<u8>,
-    /// Best logit so far per output pixel (nearest mode).
+    /// Best logit so far per pixel (nearest mode: per output pixel; bilinear: per source row).
     best: Vec<f32>,
 }
 
@@ -130,23 +130,30 @@ impl Upsampler {
                         }
                     }
                 }
+                self.best.resize(sw, 0.0);
                 for y in 0..sh {
                     let (r0, r1, t) = (self.y.i0[y] as usize, self.y.i1[y] as usize, self.y.t[y]);
                     let out = &mut map[y * sw..(y + 1) * sw];
-                    // First maximum wins on ties, as argmax does.
-                    for (x, o) in out.iter_mut().enumerate() {
-                        let mut bv = f32::NEG_INFINITY;
-                        let mut bc = 0u8;
-                        for c in 0..classes {
-                            let a = self.rows[(c * oh + r0) * sw + x];
-                            let b = self.rows[(c * oh + r1) * sw + x];
-                            let v = a + (b - a) * t;
-                            if v > bv {
-                                bv = v;
-                                bc = c as u8;
+                    // Class-major: the best so far per pixel, then each class in turn replaces it
+                    // where larger (first maximum wins on ties, as argmax does).
+                    for c in 0..classes {
+                        let a = &self.rows[(c * oh + r0) * sw..][..sw];
+                        let b = &self.rows[(c * oh + r1) * sw..][..sw];
+                        if c == 0 {
+                            for ((bv, &p), &q) in self.best.iter_mut().zip(a).zip(b) {
+                                *bv = p + (q - p) * t;
                             }
+                            out.fill(0);
+                            continue;
                         }
-                        *o = bc;
+                        for (((bv, o), &p), &q) in
+                            self.best.iter_mut().zip(out.iter_mut()).zip(a).zip(b)
+                        {
+                            let v = p + (q - p) * t;
+                            let gt = v > *bv;
+                            *bv = if gt { v } else { *bv };
+                            *o = if gt { c as u8 } else { *o };
+                        }
                     }
                 }
             }
@@ -210,12 +217,23 @@ fn argmax_planes(
 
 /// Fraction of the pixels of `map` in each of `classes` classes.
 pub fn fractions(map: &[u8], classes: usize, out: &mut Vec<f32>) {
+    let n = map.len().max(1) as f32;
+    out.clear();
+    if classes == 2 {
+        // Two classes: two counts that vectorise, instead of a histogram.
+        let (zeros, ones) = map.chunks(1 << 16).fold((0u64, 0u64), |(z, o), c| {
+            let z1 = c.iter().map(|&v| (v == 0) as u32).sum::<u32>();
+            let o1 = c.iter().map(|&v| (v == 1) as u32).sum::<u32>();
+            (z + z1 as u64, o + o1 as u64)
+        });
+        out.push(zeros as f32 / n);
+        out.push(ones as f32 / n);
+        return;
+    }
     let mut counts = [0u64; 256];
     for &c in map {
         counts[c as usize] += 1;
     }
-    let n = map.len().max(1) as f32;
-    out.clear();
     out.extend(counts[..classes].iter().map(|&c| c as f32 / n));
 }
 
@@ -233,5 +251,111 @@ impl ClassIndex for f32 {
 impl ClassIndex for i64 {
     fn class_index(self) -> u8 {
         self.clamp(0, 255) as u8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ResizeMode;
+
+    /// Reference: bilinear of every class, then argmax, one pixel at a time.
+    fn slow(logits: &[f32], c: usize, ow: usize, oh: usize, g: &Geometry) -> Vec<u8> {
+        let (ax, ay) = (
+            Axis::new(g.src_w, g.scale_x, g.pad_left as f32, g.dst_w, ow as u32),
+            Axis::new(g.src_h, g.scale_y, g.pad_top as f32, g.dst_h, oh as u32),
+        );
+        let mut out = vec![];
+        for y in 0..g.src_h as usize {
+            for x in 0..g.src_w as usize {
+                let at =
+                    |k: usize, r: u32, q: u32| logits[k * ow * oh + r as usize * ow + q as usize];
+                let mut best = (f32::NEG_INFINITY, 0u8);
+                for k in 0..c {
+                    let top = at(k, ay.i0[y], ax.i0[x]) * (1.0 - ax.t[x])
+                        + at(k, ay.i0[y], ax.i1[x]) * ax.t[x];
+                    let bot = at(k, ay.i1[y], ax.i0[x]) * (1.0 - ax.t[x])
+                        + at(k, ay.i1[y], ax.i1[x]) * ax.t[x];
+                    let v = top * (1.0 - ay.t[y]) + bot * ay.t[y];
+                    if v > best.0 {
+                        best = (v, k as u8);
+                    }
+                }
+                out.push(best.1);
+            }
+        }
+        out
+    }
+
+    fn noise(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (s >> 8) as f32 / (1 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_size_is_the_plain_argmax() {
+        let g = Geometry::new(ResizeMode::Stretch, 4, 2, 4, 2);
+        // 3 classes over a 4x2 output that equals the source.
+        #[rustfmt::skip]
+        let l = [
+            1.0, 0.0, 0.0, 0.0,  0.0, 0.0, 0.0, 0.0,
+            0.0, 1.0, 0.0, 0.0,  0.0, 0.0, 2.0, 0.0,
+            0.0, 0.0, 1.0, 0.0,  0.0, 0.0, 0.0, 0.5,
+        ];
+        let mut u = Upsampler::default();
+        let mut m = vec![];
+        u.logits(&l, [3, 2, 4], &g, Upsample::Bilinear, &mut m);
+        assert_eq!(m, vec![0, 1, 2, 0, 0, 0, 1, 2]);
+        u.logits(&l, [3, 2, 4], &g, Upsample::Nearest, &mut m);
+        assert_eq!(m, vec![0, 1, 2, 0, 0, 0, 1, 2]);
+    }
+
+    #[test]
+    fn two_class_shortcut_and_general_path_agree_with_the_slow_reference() {
+        // A coarse 5x3 output under a letterboxed 20x9 frame (input 16x16, padding top/bottom).
+        let g = Geometry::new(ResizeMode::Letterbox, 20, 9, 16, 16);
+        for c in [2usize, 3] {
+            let l = noise(c * 5 * 3, c as u32);
+            let mut u = Upsampler::default();
+            let mut m = vec![];
+            u.logits(&l, [c, 3, 5], &g, Upsample::Bilinear, &mut m);
+            assert_eq!(m, slow(&l, c, 5, 3, &g), "{c} classes");
+        }
+    }
+
+    #[test]
+    fn nearest_takes_the_output_pixel_under_each_source_centre() {
+        // A 2x2 class map under a 4x4 frame: each output pixel covers a 2x2 block.
+        let g = Geometry::new(ResizeMode::Stretch, 4, 4, 8, 8);
+        let mut u = Upsampler::default();
+        let mut m = vec![];
+        u.classes(&[1i64, 2, 3, 4], 2, 2, &g, &mut m);
+        assert_eq!(m, vec![1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);
+        let mut f = vec![];
+        fractions(&m, 5, &mut f);
+        assert_eq!(f, vec![0.0, 0.25, 0.25, 0.25, 0.25]);
+    }
+
+    #[test]
+    fn letterbox_padding_is_never_sampled() {
+        // Output rows 0 and 3 lie in the padding of a 4x2 frame letterboxed into 4x4: class 9
+        // there must not appear in the map.
+        let g = Geometry::new(ResizeMode::Letterbox, 4, 2, 4, 4);
+        #[rustfmt::skip]
+        let cm = [
+            9.0f32, 9.0, 9.0, 9.0,
+            1.0, 1.0, 2.0, 2.0,
+            3.0, 3.0, 4.0, 4.0,
+            9.0, 9.0, 9.0, 9.0,
+        ];
+        let mut u = Upsampler::default();
+        let mut m = vec![];
+        u.classes(&cm, 4, 4, &g, &mut m);
+        assert_eq!(m, vec![1, 1, 2, 2, 3, 3, 4, 4]);
     }
 }

@@ -509,4 +509,27 @@ fn python_reference_regenerates_the_committed_fixtures() {
             }
         }
     }
+    // Segmentation fixtures: the same inputs and (nearly) the same class maps.
+    for (name, heads) in [
+        ("twinlitenet", &["da", "ll"][..]),
+        ("twinlitenet_swr94", &["da", "ll"][..]),
+        ("fcn_tiny", &["out"][..]),
+        ("fcn_tiny_nearest", &["out"][..]),
+        ("fcn_tiny_argmax", &["out"][..]),
+    ] {
+        let input = |d: &std::path::Path| gunzip(&d.join(format!("{name}.input.u8.gz")));
+        let (a, b) = (input(&out), input(&fixtures()));
+        assert_eq!(a.len(), b.len(), "{name} input size");
+        assert!(
+            a.iter().zip(&b).all(|(x, y)| x.abs_diff(*y) <= 1),
+            "{name} input"
+        );
+        for h in heads {
+            let map = |d: &std::path::Path| gunzip(&d.join(format!("{name}.{h}.map.u8.gz")));
+            let (a, b) = (map(&out), map(&fixtures()));
+            assert_eq!(a.len(), b.len(), "{name}.{h} map size");
+            let same = a.iter().zip(&b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64;
+            assert!(same >= 0.999, "{name}.{h}: {same} of the pixels agree");
+        }
+    }
 }

@@ -6,4 +6,5 @@ mod config;
 mod decoders;
 mod errors;
 mod pipeline;
+mod segmentation;
 mod sources;

@@ -1,0 +1,218 @@
+//! Dense segmentation against ONNX Runtime in Python (tests/fixtures/make_reference.py): the
+//! same stored input, Python's logits upsampled with the half-pixel bilinear rule (identical to
+//! torch's `interpolate(align_corners=False)`) or nearest, then argmax. Maps must agree on at
+//! least 99.5 % of the pixels; class fractions within 0.005.
+
+use crate::common::*;
+use perceptd::config::{DetectFormat, HeadSpec, ModelSpec, Upsample, load_str};
+use perceptd::graph::Prepared;
+use perceptd::model::preprocess::Geometry;
+use perceptd::segment::{Segmenter, fractions};
+use perceptd::telemetry::Metrics;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+fn expected(fixture: &str) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(fixtures().join(format!("{fixture}.expected.json"))).unwrap(),
+    )
+    .unwrap()
+}
+
+/// Runs one fixture; returns per head (name, agreement, fractions).
+fn seg_conformance(
+    fixture: &str,
+    model: PathBuf,
+    heads: &[(&str, &[&str])],
+    mode: Upsample,
+) -> Vec<(String, f64, Vec<f32>)> {
+    init_ort();
+    let exp = expected(fixture);
+    let mut spec = ModelSpec::new(fixture, model, DetectFormat::Segmentation);
+    spec.threads = Some(1);
+    spec.upsample = mode;
+    spec.heads = Some(
+        heads
+            .iter()
+            .map(|(o, c)| HeadSpec {
+                output: o.to_string(),
+                classes: Some(c.iter().map(|s| s.to_string()).collect()),
+                colors: None,
+                alpha: None,
+            })
+            .collect(),
+    );
+    if exp["geometry"]["pad_top"].as_u64() != Some(0) {
+        spec.input.resize = Some(perceptd::config::ResizeMode::Letterbox);
+    }
+    let mut seg = Segmenter::load(&spec, None).unwrap();
+    let dims = &exp["input_u8_shape_hwc"];
+    let (h, w) = (
+        dims[0].as_u64().unwrap() as usize,
+        dims[1].as_u64().unwrap() as usize,
+    );
+    let hwc = gunzip(&fixtures().join(format!("{fixture}.input.u8.gz")));
+    let mut tensor = vec![0f32; 3 * h * w];
+    for (i, px) in hwc.chunks_exact(3).enumerate() {
+        for c in 0..3 {
+            tensor[c * h * w + i] = px[c] as f32 / 255.0;
+        }
+    }
+    let (sw, sh) = (
+        exp["src_size"][0].as_u64().unwrap() as u32,
+        exp["src_size"][1].as_u64().unwrap() as u32,
+    );
+    let g = Geometry::new(seg.input.resize, sw, sh, w as u32, h as u32);
+    let eg = &exp["geometry"];
+    assert_eq!(g.pad_top as u64, eg["pad_top"].as_u64().unwrap());
+    assert!((g.scale_y as f64 - eg["scale_y"].as_f64().unwrap()).abs() < 1e-6);
+    let mut maps: Vec<Vec<u8>> = vec![vec![]; heads.len()];
+    seg.infer(&tensor, &g, &mut maps).unwrap();
+    let mut out = vec![];
+    for ((name, classes), map) in heads.iter().zip(&maps) {
+        let want = gunzip(&fixtures().join(format!("{fixture}.{name}.map.u8.gz")));
+        assert_eq!(
+            map.len(),
+            want.len(),
+            "{fixture}.{name}: one class per source pixel"
+        );
+        let same = map.iter().zip(&want).filter(|(a, b)| a == b).count();
+        let agreement = same as f64 / want.len() as f64;
+        assert!(
+            agreement >= 0.995,
+            "{fixture}.{name}: {:.4} % of the pixels agree",
+            agreement * 100.0
+        );
+        let mut f = vec![];
+        fractions(map, classes.len(), &mut f);
+        let wf = exp["heads"][name]["fractions"].as_array().unwrap();
+        for (a, b) in f.iter().zip(wf) {
+            assert!(
+                (*a as f64 - b.as_f64().unwrap()).abs() < 0.005,
+                "{fixture}.{name}: {f:?} vs {wf:?}"
+            );
+        }
+        eprintln!(
+            "{fixture}.{name}: {:.4} % agree, fractions {f:?}",
+            agreement * 100.0
+        );
+        out.push((name.to_string(), agreement, f));
+    }
+    out
+}
+
+const TWIN: [(&str, &[&str]); 2] = [
+    ("da", &["background", "drivable"]),
+    ("ll", &["background", "lane"]),
+];
+
+fn twinlitenet() -> PathBuf {
+    assets().join("twinlitenet_bdd100k_360x640.onnx")
+}
+
+#[test]
+fn twinlitenet_on_the_still_matches_python_and_finds_the_road_below() {
+    let r = seg_conformance("twinlitenet", twinlitenet(), &TWIN, Upsample::Bilinear);
+    let drivable = r[0].2[1];
+    assert!(
+        (0.25..=0.35).contains(&drivable),
+        "drivable area is a quarter to a third of the still: {drivable}"
+    );
+    let lanes = r[1].2[1];
+    assert!((0.01..=0.03).contains(&lanes), "lane lines: {lanes}");
+    let exp = expected("twinlitenet");
+    assert!(
+        exp["heads"]["da"]["share_of_class1_in_lower_half"]
+            .as_f64()
+            .unwrap()
+            > 0.95
+    );
+}
+
+#[test]
+fn twinlitenet_on_a_frame_of_the_drive_matches_python() {
+    seg_conformance(
+        "twinlitenet_swr94",
+        twinlitenet(),
+        &TWIN,
+        Upsample::Bilinear,
+    );
+}
+
+const FCN: [(&str, &[&str]); 1] = [("out", &["background", "road", "lane", "vehicle", "person"])];
+
+#[test]
+fn coarse_logits_at_an_eighth_are_upsampled_bilinear_or_nearest() {
+    let fcn = fixtures().join("fcn_tiny.onnx");
+    let b = seg_conformance("fcn_tiny", fcn.clone(), &FCN, Upsample::Bilinear);
+    let n = seg_conformance("fcn_tiny_nearest", fcn, &FCN, Upsample::Nearest);
+    // The two modes differ along class borders only.
+    assert!(b[0].2 != n[0].2);
+}
+
+#[test]
+fn a_class_map_made_in_the_graph_is_read_as_it_is() {
+    seg_conformance(
+        "fcn_tiny_argmax",
+        fixtures().join("fcn_tiny_argmax.onnx"),
+        &FCN,
+        Upsample::Bilinear,
+    );
+}
+
+/// Runs a pipeline file's text over the drive in-process; returns the JSONL records.
+fn run(yaml: &str, dir: &std::path::Path) -> Vec<Value> {
+    let spec = load_str(yaml, dir, &|k| {
+        (k == "PERCEPTD_ASSETS").then(|| assets().display().to_string())
+    })
+    .unwrap();
+    let report = Prepared::new(
+        &spec,
+        Arc::new(Metrics::new()),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap()
+    .run()
+    .unwrap();
+    assert_eq!(report.frames, 221);
+    std::fs::read_to_string(dir.join("out.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn detection_and_segmentation_on_the_same_frames() {
+    init_ort();
+    let dir = tempdir("det-seg");
+    let yaml = format!(
+        "name: det-seg\nruntime: {{metrics_addr: 'off'}}\n\
+         sources: {{drive: {{type: file, path: '${{PERCEPTD_ASSETS}}/solidWhiteRight.mp4'}}}}\n\
+         models:\n  det: {{path: '${{PERCEPTD_ASSETS}}/FastestDet.onnx', format: fastestdet, classes: '${{PERCEPTD_ASSETS}}/coco.names'}}\n  \
+         lanes: {{path: '${{PERCEPTD_ASSETS}}/twinlitenet_bdd100k_360x640.onnx', format: segmentation, heads: [{{output: da, classes: [background, drivable]}}, {{output: ll, classes: [background, lane]}}]}}\n\
+         stages: [{{type: detect, model: det}}, {{type: segment, model: lanes}}]\n\
+         sinks: [{{type: jsonl, path: {d}/out.jsonl}}, {{type: video, path: {d}/out.mp4}}]\n",
+        d = dir.display()
+    );
+    let records = run(&yaml, &dir);
+    assert_eq!(records.len(), 221);
+    let mut with_cars = 0;
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r["frame"].as_u64(), Some(i as u64));
+        let s = &r["segmentation"];
+        let da = s["da"]["drivable"].as_f64().unwrap();
+        let sum = da + s["da"]["background"].as_f64().unwrap();
+        assert!((sum - 1.0).abs() < 1e-4, "{r}");
+        assert!((0.15..0.5).contains(&da), "frame {i}: drivable {da}");
+        assert!(s["ll"]["lane"].as_f64().unwrap() > 0.0);
+        with_cars += (!r["detections"].as_array().unwrap().is_empty()) as usize;
+    }
+    assert!(
+        with_cars > 50,
+        "FastestDet finds cars too ({with_cars} frames)"
+    );
+    assert_eq!(count_frames(&dir.join("out.mp4")), 221);
+}
