@@ -269,8 +269,9 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
                 "a stream id is letters, digits, `_` or `-` (it becomes a metric label)",
             );
         }
-        let raw = match tagged(v, &path, &["file", "test", "launch"], diag) {
+        let raw = match tagged(v, &path, &["file", "image", "test", "launch"], diag) {
             Some(("file", rest)) => parse_component(&rest, &path, diag).map(RawSource::File),
+            Some(("image", rest)) => parse_component(&rest, &path, diag).map(RawSource::Image),
             Some(("test", rest)) => parse_component(&rest, &path, diag).map(RawSource::Test),
             Some((_, rest)) => parse_component(&rest, &path, diag).map(RawSource::Launch),
             None => None,
@@ -293,6 +294,43 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
                     );
                 }
                 (SourceKind::File(file), mode.unwrap_or(SourceMode::Replay))
+            }
+            RawSource::Image(ImageSource {
+                path: p,
+                repeat,
+                fps,
+                mode,
+            }) => {
+                let file = resolve(base, &p);
+                if let Err(e) = std::fs::File::open(&file) {
+                    diag.error(
+                        format!("{path}.path"),
+                        format!("cannot read {}: {e}; check the path", file.display()),
+                    );
+                } else if file.is_dir() {
+                    diag.error(
+                        format!("{path}.path"),
+                        format!("{} is a folder; name a JPEG or PNG file", file.display()),
+                    );
+                }
+                let (repeat, fps) = (repeat.unwrap_or(1), fps.unwrap_or(1));
+                if repeat == 0 || repeat > i32::MAX as u64 {
+                    diag.error(
+                        format!("{path}.repeat"),
+                        "must be 1 or more (frames made of the image)",
+                    );
+                }
+                if fps == 0 {
+                    diag.error(format!("{path}.fps"), "must be above 0");
+                }
+                (
+                    SourceKind::Image {
+                        path: file,
+                        repeat,
+                        fps,
+                    },
+                    mode.unwrap_or(SourceMode::Replay),
+                )
             }
             RawSource::Test(TestSource {
                 pattern,

@@ -74,6 +74,7 @@ pub enum SourceMode {
 #[derive(Debug, Clone)]
 pub enum RawSource {
     File(FileSource),
+    Image(ImageSource),
     Test(TestSource),
     Launch(LaunchSource),
 }
@@ -83,6 +84,18 @@ pub enum RawSource {
 #[serde(deny_unknown_fields)]
 pub struct FileSource {
     pub path: String,
+    pub mode: Option<SourceMode>,
+}
+
+/// `type: image`: a still image (JPEG or PNG) as one frame, or the same frame `repeat` times.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSource {
+    pub path: String,
+    /// How many frames (default 1).
+    pub repeat: Option<u64>,
+    /// Frame rate of the repeated frames, for their timestamps (default 1).
+    pub fps: Option<u32>,
     pub mode: Option<SourceMode>,
 }
 

@@ -52,6 +52,12 @@ pub struct SourceSpec {
 #[derive(Debug, Clone)]
 pub enum SourceKind {
     File(PathBuf),
+    /// A still image decoded once and repeated `repeat` times at `fps`.
+    Image {
+        path: PathBuf,
+        repeat: u64,
+        fps: u32,
+    },
     Test {
         pattern: String,
         num_frames: Option<u64>,

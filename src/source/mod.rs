@@ -51,6 +51,11 @@ pub fn launch_line(kind: &SourceKind) -> String {
             "filesrc location={} ! decodebin name=perceptd_dec ! queue max-size-buffers=4 ! videoconvert",
             quote(&p.to_string_lossy())
         ),
+        // decodebin picks jpegdec or pngdec; imagefreeze repeats the one decoded frame.
+        SourceKind::Image { path, repeat, fps } => format!(
+            "filesrc location={} ! decodebin name=perceptd_dec ! videoconvert ! imagefreeze num-buffers={repeat} ! video/x-raw,framerate={fps}/1 ! videoconvert",
+            quote(&path.to_string_lossy())
+        ),
         SourceKind::Test {
             pattern,
             num_frames,

@@ -140,3 +140,68 @@ fn the_video_sink_encodes_odd_sizes() {
     assert_eq!((f.width, f.height), (322, 180), "even height for x264");
     assert_eq!(count_frames(&dir.join("o.mp4")), 15);
 }
+
+#[test]
+fn a_still_image_is_one_frame_or_repeated() {
+    // The real JPEG still, three times at 2 fps: the same 960x540 pixels each time.
+    let mut src = open(SourceKind::Image {
+        path: assets().join("whiteCarLaneSwitch.jpg"),
+        repeat: 3,
+        fps: 2,
+    });
+    let mut frames = vec![];
+    while let Some(f) = src.next_frame().unwrap() {
+        assert_eq!((f.width, f.height), (960, 540));
+        assert_eq!(f.pts_ns, Some(f.seq * 500_000_000), "2 fps PTS");
+        frames.push(f.image.to_vec());
+    }
+    assert_eq!(frames.len(), 3);
+    assert!(frames.iter().all(|f| f == &frames[0]));
+    // A PNG made here, once (the default).
+    let dir = tempdir("png");
+    let png = dir.join("still.png");
+    let ok = Command::new("gst-launch-1.0")
+        .args(["-q", "videotestsrc", "num-buffers=1", "pattern=ball", "!"])
+        .args([
+            "video/x-raw,width=80,height=60",
+            "!",
+            "pngenc",
+            "!",
+            "filesink",
+        ])
+        .arg(format!("location={}", png.display()))
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let mut src = open(SourceKind::Image {
+        path: png,
+        repeat: 1,
+        fps: 1,
+    });
+    let f = src.next_frame().unwrap().expect("one frame");
+    assert_eq!((f.width, f.height), (80, 60));
+    assert!(src.next_frame().unwrap().is_none(), "then the end");
+}
+
+#[test]
+fn a_file_that_is_not_an_image_fails_with_the_element() {
+    let dir = tempdir("notimg");
+    let bad = dir.join("bad.jpg");
+    std::fs::write(&bad, b"not a jpeg at all").unwrap();
+    let r = Source::open(
+        &SourceSpec {
+            stream: "t".into(),
+            kind: SourceKind::Image {
+                path: bad,
+                repeat: 1,
+                fps: 1,
+            },
+            mode: SourceMode::Replay,
+        },
+        Arc::new(AtomicBool::new(false)),
+        perceptd::config::SupportPriority::Normal,
+    )
+    .and_then(|mut s| s.next_frame().map(|_| ()));
+    let e = r.expect_err("garbage is not an image").to_string();
+    assert!(e.contains("source t"), "{e}");
+}
