@@ -228,7 +228,7 @@ fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), F
     for s in &spec.sinks {
         let written = match s {
             config::SinkSpec::Video { .. } => video_frames > 0,
-            config::SinkSpec::Jsonl { .. } => true,
+            config::SinkSpec::Jsonl { .. } | config::SinkSpec::Mask { .. } => true,
         };
         if written {
             eprintln!("  wrote {}", s.path().display());

@@ -740,8 +740,9 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
     let mut ok = true;
     for (i, v) in items.iter().enumerate() {
         let key = format!("sinks[{i}]");
-        let raw = match tagged(v, &key, &["video", "jsonl"], diag) {
+        let raw = match tagged(v, &key, &["video", "jsonl", "mask"], diag) {
             Some(("video", rest)) => parse_component(&rest, &key, diag).map(RawSink::Video),
+            Some(("mask", rest)) => parse_component(&rest, &key, diag).map(RawSink::Mask),
             Some((_, rest)) => parse_component(&rest, &key, diag).map(RawSink::Jsonl),
             None => None,
         };
@@ -784,8 +785,29 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
             RawSink::Jsonl(JsonlSink { path }) => SinkSpec::Jsonl {
                 path: resolve(base, &path),
             },
+            RawSink::Mask(MaskSink { path, every }) => {
+                let dir = resolve(base, &path);
+                if dir.is_file() {
+                    diag.error(
+                        format!("{key}.path"),
+                        format!("{} is a file; name a folder for the PNGs", dir.display()),
+                    );
+                    ok = false;
+                }
+                if every == Some(0) {
+                    diag.error(
+                        format!("{key}.every"),
+                        "must be 1 or more (1 writes every frame)",
+                    );
+                    ok = false;
+                }
+                SinkSpec::Mask {
+                    path: dir,
+                    every: every.unwrap_or(1),
+                }
+            }
         };
-        if sink.path().is_dir() {
+        if !matches!(sink, SinkSpec::Mask { .. }) && sink.path().is_dir() {
             diag.error(
                 format!("{key}.path"),
                 format!("{} is a folder; name a file", sink.path().display()),
@@ -806,10 +828,10 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
             .iter()
             .any(|s| std::mem::discriminant(s) == std::mem::discriminant(&sink))
         {
-            let kind = if matches!(sink, SinkSpec::Video { .. }) {
-                "video"
-            } else {
-                "jsonl"
+            let kind = match sink {
+                SinkSpec::Video { .. } => "video",
+                SinkSpec::Jsonl { .. } => "jsonl",
+                SinkSpec::Mask { .. } => "mask",
             };
             diag.error(
                 format!("{key}.type"),

@@ -287,6 +287,16 @@ pub struct DetectStage {
 pub enum RawSink {
     Video(VideoSink),
     Jsonl(JsonlSink),
+    Mask(MaskSink),
+}
+
+/// `type: mask`: every `every`-th frame, each segmentation head's class map as an indexed PNG
+/// in the folder `path` (`<stream>-<head>-<frame>.png`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskSink {
+    pub path: String,
+    pub every: Option<u64>,
 }
 
 /// `type: video`: annotated video, boxes drawn with OpenCV, encoded with x264 into MP4.

@@ -108,6 +108,12 @@ impl PipelineSpec {
         names.extend(
             self.sinks
                 .iter()
+                .filter(|s| matches!(s, SinkSpec::Mask { .. }))
+                .map(|_| "mask".to_string()),
+        );
+        names.extend(
+            self.sinks
+                .iter()
                 .filter(|s| matches!(s, SinkSpec::Video { .. }))
                 .map(|_| "video".to_string()),
         );
@@ -234,12 +240,19 @@ pub enum SinkSpec {
     Jsonl {
         path: PathBuf,
     },
+    /// A folder of class-map PNGs, every `every`-th frame.
+    Mask {
+        path: PathBuf,
+        every: u64,
+    },
 }
 
 impl SinkSpec {
     pub fn path(&self) -> &std::path::Path {
         match self {
-            SinkSpec::Video { path, .. } | SinkSpec::Jsonl { path } => path,
+            SinkSpec::Video { path, .. }
+            | SinkSpec::Jsonl { path }
+            | SinkSpec::Mask { path, .. } => path,
         }
     }
 }

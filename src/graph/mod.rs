@@ -137,6 +137,13 @@ impl Prepared {
             ));
         }
         for s in &spec.sinks {
+            if let SinkSpec::Mask { path, every } = s {
+                stage_list.push(Box::new(
+                    stages::Mask::new(path, *every).map_err(|e| sink_err("mask", e))?,
+                ));
+            }
+        }
+        for s in &spec.sinks {
             if let SinkSpec::Video {
                 path,
                 speed_preset,

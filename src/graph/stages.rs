@@ -8,6 +8,7 @@ use crate::pool::{Pool, Pooled};
 use crate::segment::{HeadStyle, SegMap, Segmenter, fractions};
 use crate::sink::SinkError;
 use crate::sink::jsonl::JsonlSink;
+use crate::sink::mask::MaskSink;
 use crate::sink::video::VideoSink;
 use std::path::Path;
 use std::sync::Arc;
@@ -217,6 +218,28 @@ impl Jsonl {
 impl Stage for Jsonl {
     fn name(&self) -> &str {
         "jsonl"
+    }
+    fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError> {
+        self.sink.write(&frame)?;
+        Ok(Some(frame))
+    }
+}
+
+pub struct Mask {
+    sink: MaskSink,
+}
+
+impl Mask {
+    pub fn new(dir: &Path, every: u64) -> Result<Mask, SinkError> {
+        Ok(Mask {
+            sink: MaskSink::create(dir, every)?,
+        })
+    }
+}
+
+impl Stage for Mask {
+    fn name(&self) -> &str {
+        "mask"
     }
     fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError> {
         self.sink.write(&frame)?;

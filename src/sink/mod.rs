@@ -1,7 +1,8 @@
-//! Where results go: JSON Lines, annotated video.
+//! Where results go: JSON Lines, class-map PNGs, annotated video.
 
 pub mod annotate;
 pub mod jsonl;
+pub mod mask;
 pub mod video;
 
 #[derive(Debug, thiserror::Error)]

@@ -216,3 +216,74 @@ fn detection_and_segmentation_on_the_same_frames() {
     );
     assert_eq!(count_frames(&dir.join("out.mp4")), 221);
 }
+
+#[test]
+fn the_mask_sink_writes_indexed_pngs_of_every_nth_frame() {
+    init_ort();
+    let dir = tempdir("masks");
+    let yaml = format!(
+        "name: still\nruntime: {{metrics_addr: 'off'}}\n\
+         sources: {{still: {{type: image, path: '${{PERCEPTD_ASSETS}}/whiteCarLaneSwitch.jpg', repeat: 5}}}}\n\
+         models: {{lanes: {{path: '${{PERCEPTD_ASSETS}}/twinlitenet_bdd100k_360x640.onnx', format: segmentation, heads: [{{output: da, classes: [background, drivable], colors: [null, [0, 200, 0]]}}, {{output: ll, classes: [background, lane]}}]}}}}\n\
+         stages: [{{type: segment, model: lanes}}]\n\
+         sinks: [{{type: jsonl, path: {d}/out.jsonl}}, {{type: mask, path: {d}/masks, every: 2}}]\n",
+        d = dir.display()
+    );
+    let spec = load_str(&yaml, &dir, &|k| {
+        (k == "PERCEPTD_ASSETS").then(|| assets().display().to_string())
+    })
+    .unwrap();
+    let report = Prepared::new(
+        &spec,
+        Arc::new(Metrics::new()),
+        Arc::new(AtomicBool::new(false)),
+    )
+    .unwrap()
+    .run()
+    .unwrap();
+    assert_eq!(report.frames, 5);
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("masks"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [0, 2, 4]
+            .iter()
+            .flat_map(|n| [
+                format!("still-da-{n:06}.png"),
+                format!("still-ll-{n:06}.png")
+            ])
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
+    );
+    // The PNG is indexed, its palette the head's colours, its pixels the classes the JSONL counted.
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(dir.join("out.jsonl"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let dec = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(dir.join("masks/still-da-000000.png")).unwrap(),
+    ));
+    let mut reader = dec.read_info().unwrap();
+    let info = reader.info().clone();
+    assert_eq!(
+        (info.width, info.height, info.color_type),
+        (960, 540, png::ColorType::Indexed)
+    );
+    assert_eq!(
+        &info.palette.as_deref().unwrap()[..6],
+        &[0, 0, 0, 0, 200, 0]
+    );
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    reader.next_frame(&mut buf).unwrap();
+    let ones = buf.iter().filter(|&&v| v == 1).count() as f64 / buf.len() as f64;
+    let want = first["segmentation"]["da"]["drivable"].as_f64().unwrap();
+    assert!((ones - want).abs() < 1e-6, "{ones} vs {want}");
+}
