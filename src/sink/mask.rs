@@ -31,7 +31,7 @@ impl MaskSink {
     }
 
     pub fn write(&mut self, f: &Frame) -> Result<(), SinkError> {
-        if f.seq % self.every != 0 {
+        if !f.seq.is_multiple_of(self.every) {
             return Ok(());
         }
         for s in &f.segmentation {
