@@ -35,10 +35,42 @@ pub struct Frame {
     pub height: u32,
     /// Frames per second of the stream, as a fraction, when the source says.
     pub fps: Option<(i32, i32)>,
-    /// BGR, 3 bytes a pixel, rows packed (`width * 3` bytes each).
-    pub image: Pooled<Vec<u8>>,
+    /// BGR, 3 bytes a pixel, rows packed (`width * 3` bytes each). Shared (read-only) with the
+    /// copies of the frame that parallel model branches work on; the frame that reaches the
+    /// sinks holds it alone again.
+    pub image: Arc<Pooled<Vec<u8>>>,
     pub input: Option<ModelInput>,
     pub detections: Vec<Detection>,
     /// Segmentation heads' class maps, in the order the stages produced them.
     pub segmentation: Vec<crate::segment::SegMap>,
+    /// Models whose parallel branch dropped this frame (live policy): their results are
+    /// missing, not empty.
+    pub missing: Vec<Arc<str>>,
+}
+
+impl Frame {
+    /// A copy for a parallel branch: the same frame (the image shared, not copied), no results.
+    pub fn branch(&self) -> Frame {
+        Frame {
+            stream: self.stream.clone(),
+            seq: self.seq,
+            pts_ns: self.pts_ns,
+            captured: self.captured,
+            captured_wall: self.captured_wall,
+            width: self.width,
+            height: self.height,
+            fps: self.fps,
+            image: self.image.clone(),
+            input: None,
+            detections: Vec::new(),
+            segmentation: Vec::new(),
+            missing: Vec::new(),
+        }
+    }
+
+    /// Moves a branch's results into this frame.
+    pub fn merge(&mut self, branch: Frame) {
+        self.detections.extend(branch.detections);
+        self.segmentation.extend(branch.segmentation);
+    }
 }

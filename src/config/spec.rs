@@ -99,6 +99,10 @@ impl PipelineSpec {
                 StageSpec::Segment { model } => format!("segment:{model}"),
             });
         }
+        // Several models run as parallel branches, joined before the sinks.
+        if self.stages.len() > 1 {
+            names.push("join".into());
+        }
         names.extend(
             self.sinks
                 .iter()

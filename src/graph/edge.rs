@@ -100,6 +100,23 @@ impl<T> EdgeRx<T> {
         item
     }
 
+    /// The next item if one is waiting (`Timeout` when none is).
+    pub fn try_recv(&self) -> Recv<T> {
+        let r = match self.rx.try_recv() {
+            Ok(item) => Recv::Item(item),
+            Err(crossbeam_channel::TryRecvError::Empty) => Recv::Timeout,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => Recv::Closed,
+        };
+        self.depth.set(self.rx.len() as i64);
+        r
+    }
+
+    /// The channel, for waiting on several edges at once (`crossbeam_channel::Select`); take
+    /// the item with [`EdgeRx::try_recv`].
+    pub fn receiver(&self) -> &Receiver<T> {
+        &self.rx
+    }
+
     /// The next item if one arrives before `deadline`.
     pub fn recv_deadline(&self, deadline: std::time::Instant) -> Recv<T> {
         let r = match self.rx.recv_deadline(deadline) {

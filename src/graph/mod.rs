@@ -79,7 +79,10 @@ pub struct Prepared {
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
     source: Source,
-    stages: Vec<Box<dyn Stage>>,
+    /// Per model stage: its preprocessing and inference stages.
+    branches: Vec<Vec<Box<dyn Stage>>>,
+    /// The sinks, in order.
+    sinks: Vec<Box<dyn Stage>>,
     providers: Vec<(String, &'static str)>,
 }
 
@@ -89,7 +92,7 @@ impl Prepared {
         metrics: Arc<Metrics>,
         stop: Arc<AtomicBool>,
     ) -> Result<Prepared, PipelineError> {
-        let mut stage_list: Vec<Box<dyn Stage>> = vec![];
+        let mut branches: Vec<Vec<Box<dyn Stage>>> = vec![];
         let mut providers = vec![];
         for st in &spec.stages {
             crate::model::session::init(&spec.ort_library).map_err(ModelError::from)?;
@@ -101,8 +104,10 @@ impl Prepared {
                         model.clone(),
                         crate::model::session::provider_name(seg.provider),
                     ));
-                    stage_list.push(Box::new(stages::Preprocess::new(model, seg.input.clone())));
-                    stage_list.push(Box::new(stages::Segment::new(model, seg)));
+                    branches.push(vec![
+                        Box::new(stages::Preprocess::new(model, seg.input.clone())),
+                        Box::new(stages::Segment::new(model, seg)),
+                    ]);
                 }
                 StageSpec::Detect { model } => {
                     let mspec = &spec.models[model];
@@ -111,18 +116,17 @@ impl Prepared {
                         model.clone(),
                         crate::model::session::provider_name(det.provider),
                     ));
-                    stage_list.push(Box::new(stages::Preprocess::new(model, det.input.clone())));
-                    stage_list.push(Box::new(stages::Detect::new(
-                        model,
-                        det,
-                        mspec.max_batch_wait,
-                    )));
+                    branches.push(vec![
+                        Box::new(stages::Preprocess::new(model, det.input.clone())),
+                        Box::new(stages::Detect::new(model, det, mspec.max_batch_wait)),
+                    ]);
                 }
             }
         }
         // The source opens before any sink truncates its file: a source that cannot start
         // leaves the previous run's results in place.
         let source = Source::open(&spec.source, stop.clone(), spec.support_priority)?;
+        let mut stage_list: Vec<Box<dyn Stage>> = vec![];
         let sink_err = |stage: &str, e: crate::sink::SinkError| PipelineError::Stage {
             stage: stage.into(),
             source: Box::new(StageError::Sink(e)),
@@ -161,207 +165,76 @@ impl Prepared {
             metrics,
             stop,
             source,
-            stages: stage_list,
+            branches,
+            sinks: stage_list,
             providers,
         })
     }
 
     /// Runs to the end of the stream or until `stop` is set, then drains and finishes every stage.
+    ///
+    /// One model stage runs in line: source -> preprocess -> infer -> sinks. Several run as
+    /// parallel branches on copies of each frame that share its image: the source fans out, and
+    /// a join puts each branch's results back on the frame, by sequence number, before the sinks.
     pub fn run(self) -> Result<RunReport, PipelineError> {
         let Prepared {
             spec,
             metrics,
             stop,
-            mut source,
-            stages,
+            source,
+            mut branches,
+            sinks,
             providers,
         } = self;
-        let pipeline = spec.name.clone();
-        let stream = spec.source.stream.clone();
         let started = Instant::now();
-
-        let mut names: Vec<String> = vec!["source".into()];
-        names.extend(stages.iter().map(|s| s.name().to_string()));
-        // Edge i joins names[i] -> names[i+1].
-        let mut txs: Vec<Option<EdgeTx<Frame>>> = vec![];
-        let mut rxs: Vec<Option<EdgeRx<Frame>>> = vec![None];
-        for i in 0..stages.len() {
-            let edge_name = format!("{}->{}", names[i], names[i + 1]);
-            let dropped = metrics
-                .dropped
-                .with_label_values(&[&pipeline, &stream, &edge_name, "full"]);
-            let depth = metrics
-                .queue_depth
-                .with_label_values(&[&pipeline, &edge_name]);
-            let e = spec.edges.into_stage(&names[i + 1]);
-            let (tx, rx) = edge::edge(e.capacity, e.when_full, dropped, depth);
-            txs.push(Some(tx));
-            rxs.push(Some(rx));
-        }
-        txs.push(None);
-
-        let last = stages.len();
+        let w = Wiring {
+            pipeline: spec.name.clone(),
+            stream: spec.source.stream.clone(),
+            metrics: metrics.clone(),
+            spec: spec.clone(),
+            latencies: Arc::new(std::sync::Mutex::new(Vec::new())),
+        };
         let mut handles: Vec<(String, JoinHandle<Result<StageReport, PipelineError>>)> = vec![];
-        let latencies = Arc::new(std::sync::Mutex::new(Vec::<f32>::new()));
 
-        // Source thread.
-        {
-            let tx = txs[0].take();
-            let m = metrics.clone();
-            let (p, s) = (pipeline.clone(), stream.clone());
-            let stop = stop.clone();
-            let lat = latencies.clone();
-            let nice = spec.support_priority;
-            let h = std::thread::Builder::new()
-                .name("source".into())
-                .spawn(move || {
-                    priority::lower_current_thread(nice);
-                    let hist = m.stage_duration.with_label_values(&[&p, &s, "source"]);
-                    let count = m.frames.with_label_values(&[&p, &s, "source"]);
-                    let e2e = m.frame_latency.with_label_values(&[&p, &s]);
-                    let mut rep = StageReport {
-                        name: "source".into(),
-                        ..Default::default()
-                    };
-                    loop {
-                        let t0 = Instant::now();
-                        let Some(frame) = source.next_frame()? else {
-                            break;
-                        };
-                        let d = t0.elapsed().as_secs_f32();
-                        hist.observe(d as f64);
-                        count.inc();
-                        rep.durations.push(d);
-                        rep.frames += 1;
-                        match &tx {
-                            Some(tx) => {
-                                if tx.send(frame).is_err() {
-                                    break;
-                                }
-                            }
-                            None => {
-                                let l = frame.captured.elapsed().as_secs_f32();
-                                e2e.observe(l as f64);
-                                lat.lock().expect("latency lock").push(l);
-                            }
-                        }
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                    }
-                    Ok(rep)
-                })
-                .expect("spawn source thread");
-            handles.push(("source".into(), h));
-        }
-
-        for (i, mut stage) in stages.into_iter().enumerate() {
-            let rx = rxs[i + 1].take().expect("edge into every stage");
-            let tx = txs[i + 1].take();
-            let m = metrics.clone();
-            let (p, s) = (pipeline.clone(), stream.clone());
-            let name = names[i + 1].clone();
-            let is_last = i + 1 == last;
-            let lat = latencies.clone();
-            let nice = if stage.is_inference() {
-                crate::config::SupportPriority::Normal
-            } else {
-                spec.support_priority
+        if branches.len() <= 1 {
+            // In line: one chain from the source to the last sink.
+            let mut chain: Vec<Box<dyn Stage>> = branches.pop().unwrap_or_default();
+            chain.extend(sinks);
+            let first = chain.first().map(|s| s.name().to_string());
+            let (tx, mut rx) = match &first {
+                Some(n) => {
+                    let (t, r) = w.edge("source", n);
+                    (Some(t), Some(r))
+                }
+                None => (None, None),
             };
-            let h = std::thread::Builder::new()
-                .name(name.clone())
-                .spawn(move || {
-                    priority::lower_current_thread(nice);
-                    let hist = m.stage_duration.with_label_values(&[&p, &s, &name]);
-                    let count = m.frames.with_label_values(&[&p, &s, &name]);
-                    let e2e = m.frame_latency.with_label_values(&[&p, &s]);
-                    let mut rep = StageReport {
-                        name: name.clone(),
-                        ..Default::default()
-                    };
-                    let fail = |e: StageError| PipelineError::Stage {
-                        stage: name.clone(),
-                        source: Box::new(e),
-                    };
-                    let (max_batch, max_wait) = stage
-                        .batching()
-                        .filter(|(n, _)| *n > 1)
-                        .unwrap_or((1, Duration::ZERO));
-                    let batch_hist =
-                        (max_batch > 1).then(|| m.batch_size.with_label_values(&[&p, &s, &name]));
-                    let mut batch: Vec<Frame> = Vec::with_capacity(max_batch);
-                    let mut done: Vec<Frame> = Vec::with_capacity(max_batch);
-                    let mut captured = Vec::with_capacity(max_batch);
-                    let mut closed = false;
-                    while !closed {
-                        // One frame, then as many more as arrive before the batch's deadline.
-                        let Some(first) = rx.recv() else {
-                            break;
-                        };
-                        batch.push(first);
-                        let deadline = Instant::now() + max_wait;
-                        while batch.len() < max_batch {
-                            match rx.recv_deadline(deadline) {
-                                edge::Recv::Item(f) => batch.push(f),
-                                edge::Recv::Timeout => break,
-                                edge::Recv::Closed => {
-                                    closed = true;
-                                    break;
-                                }
-                            }
-                        }
-                        let n = batch.len();
-                        captured.clear();
-                        captured.extend(batch.iter().map(|f| f.captured));
-                        let t0 = Instant::now();
-                        let result = if max_batch == 1 {
-                            let frame = batch.pop().expect("one frame");
-                            stage.process(frame).map(|out| done.extend(out))
-                        } else {
-                            if let Some(h) = &batch_hist {
-                                h.observe(n as f64);
-                            }
-                            stage.process_batch(&mut batch, &mut done)
-                        };
-                        if let Err(e) = result {
-                            // Drop the receiver first so the source stops, then finish what was done.
-                            drop(rx);
-                            let _ = stage.finish();
-                            return Err(fail(e));
-                        }
-                        // Each frame of a batch is charged its share of the call.
-                        let d = t0.elapsed().as_secs_f32() / n as f32;
-                        for c in &captured {
-                            hist.observe(d as f64);
-                            count.inc();
-                            rep.durations.push(d);
-                            rep.frames += 1;
-                            if is_last {
-                                let l = c.elapsed().as_secs_f32();
-                                e2e.observe(l as f64);
-                                lat.lock().expect("latency lock").push(l);
-                            }
-                        }
-                        batch.clear();
-                        let mut gone = false;
-                        for frame in done.drain(..) {
-                            if let Some(tx) = &tx
-                                && tx.send(frame).is_err()
-                            {
-                                gone = true;
-                                break;
-                            }
-                        }
-                        if gone {
-                            break;
-                        }
-                    }
-                    drop(tx);
-                    stage.finish().map_err(fail)?;
-                    Ok(rep)
-                })
-                .expect("spawn stage thread");
-            handles.push((names[i + 1].clone(), h));
+            handles.push(w.spawn_source(source, tx, vec![], stop.clone()));
+            w.spawn_chain(chain, rx.take(), None, &mut handles);
+        } else {
+            // Fan-out, one chain per model, join, then the sinks.
+            let (main_tx, main_rx) = w.edge("source", "join");
+            let mut branch_txs = vec![];
+            let mut join_rxs = vec![];
+            let models: Vec<Arc<str>> = spec.stages.iter().map(|s| Arc::from(s.model())).collect();
+            for chain in branches {
+                let first = chain[0].name().to_string();
+                let last = chain[chain.len() - 1].name().to_string();
+                let (tx, rx) = w.edge("source", &first);
+                branch_txs.push(tx);
+                let (jtx, jrx) = w.edge(&last, "join");
+                join_rxs.push(jrx);
+                w.spawn_chain(chain, Some(rx), Some(jtx), &mut handles);
+            }
+            handles.push(w.spawn_source(source, Some(main_tx), branch_txs, stop.clone()));
+            let (sink_tx, sink_rx) = match sinks.first() {
+                Some(s) => {
+                    let (t, r) = w.edge("join", s.name());
+                    (Some(t), Some(r))
+                }
+                None => (None, None),
+            };
+            handles.push(w.spawn_join(main_rx, join_rxs, models, sink_tx));
+            w.spawn_chain(sinks, sink_rx, None, &mut handles);
         }
 
         let mut first_err = None;
@@ -387,8 +260,370 @@ impl Prepared {
             return Err(e);
         }
         report.elapsed = started.elapsed();
+        // Frames that reached the end: the last stage of the graph (the sinks, else the join,
+        // else the only chain).
         report.frames = report.stages.last().map_or(0, |s| s.frames);
-        report.latencies = std::mem::take(&mut *latencies.lock().expect("latency lock"));
+        report.latencies = std::mem::take(&mut *w.latencies.lock().expect("latency lock"));
         Ok(report)
+    }
+}
+
+type Handle = (String, JoinHandle<Result<StageReport, PipelineError>>);
+
+/// What every thread of a running pipeline shares: names, metrics, edge settings.
+struct Wiring {
+    pipeline: String,
+    stream: String,
+    metrics: Arc<Metrics>,
+    spec: PipelineSpec,
+    /// Source capture to the end of the graph, seconds, per frame.
+    latencies: Arc<std::sync::Mutex<Vec<f32>>>,
+}
+
+impl Wiring {
+    /// The edge `from -> to`, with the settings of the edge into `to`.
+    fn edge(&self, from: &str, to: &str) -> (EdgeTx<Frame>, EdgeRx<Frame>) {
+        let name = format!("{from}->{to}");
+        let dropped =
+            self.metrics
+                .dropped
+                .with_label_values(&[&self.pipeline, &self.stream, &name, "full"]);
+        let depth = self
+            .metrics
+            .queue_depth
+            .with_label_values(&[&self.pipeline, &name]);
+        let e = self.spec.edges.into_stage(to);
+        edge::edge(e.capacity, e.when_full, dropped, depth)
+    }
+
+    /// Records the end-to-end latency of a frame that left the graph.
+    fn done(&self) -> impl Fn(Instant) + Send + 'static {
+        let e2e = self
+            .metrics
+            .frame_latency
+            .with_label_values(&[&self.pipeline, &self.stream]);
+        let lat = self.latencies.clone();
+        move |captured: Instant| {
+            let l = captured.elapsed().as_secs_f32();
+            e2e.observe(l as f64);
+            lat.lock().expect("latency lock").push(l);
+        }
+    }
+
+    /// The source thread: each frame to `main` (or out of the graph when there is none), and a
+    /// copy to each branch (sent after the frame itself, so that the join, which takes frames
+    /// in order, is never waiting for a frame stuck behind a full branch).
+    fn spawn_source(
+        &self,
+        mut source: Source,
+        main: Option<EdgeTx<Frame>>,
+        branches: Vec<EdgeTx<Frame>>,
+        stop: Arc<AtomicBool>,
+    ) -> Handle {
+        let m = self.metrics.clone();
+        let (p, s) = (self.pipeline.clone(), self.stream.clone());
+        let nice = self.spec.support_priority;
+        let done = self.done();
+        let h = std::thread::Builder::new()
+            .name("source".into())
+            .spawn(move || {
+                priority::lower_current_thread(nice);
+                let hist = m.stage_duration.with_label_values(&[&p, &s, "source"]);
+                let count = m.frames.with_label_values(&[&p, &s, "source"]);
+                let mut rep = StageReport {
+                    name: "source".into(),
+                    ..Default::default()
+                };
+                let mut copies = Vec::with_capacity(branches.len());
+                'frames: loop {
+                    let t0 = Instant::now();
+                    let Some(frame) = source.next_frame()? else {
+                        break;
+                    };
+                    let d = t0.elapsed().as_secs_f32();
+                    hist.observe(d as f64);
+                    count.inc();
+                    rep.durations.push(d);
+                    rep.frames += 1;
+                    copies.clear();
+                    copies.extend(branches.iter().map(|_| frame.branch()));
+                    match &main {
+                        Some(tx) => {
+                            if tx.send(frame).is_err() {
+                                break;
+                            }
+                        }
+                        None => done(frame.captured),
+                    }
+                    for (tx, copy) in branches.iter().zip(copies.drain(..)) {
+                        if tx.send(copy).is_err() {
+                            break 'frames;
+                        }
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+                Ok(rep)
+            })
+            .expect("spawn source thread");
+        ("source".into(), h)
+    }
+
+    /// One thread per stage of `chain`, joined by edges; the chain reads `rx` and its last stage
+    /// sends to `out` (or the frames leave the graph there).
+    fn spawn_chain(
+        &self,
+        chain: Vec<Box<dyn Stage>>,
+        mut rx: Option<EdgeRx<Frame>>,
+        out: Option<EdgeTx<Frame>>,
+        handles: &mut Vec<Handle>,
+    ) {
+        let n = chain.len();
+        let mut out = out;
+        let names: Vec<String> = chain.iter().map(|s| s.name().to_string()).collect();
+        for (i, stage) in chain.into_iter().enumerate() {
+            let (tx, next_rx) = if i + 1 < n {
+                let (t, r) = self.edge(&names[i], &names[i + 1]);
+                (Some(t), Some(r))
+            } else {
+                (out.take(), None)
+            };
+            let this_rx = rx.take().expect("an edge into every stage");
+            let leaves_graph = i + 1 == n && tx.is_none();
+            handles.push(self.spawn_stage(stage, this_rx, tx, leaves_graph));
+            rx = next_rx;
+        }
+    }
+
+    fn spawn_stage(
+        &self,
+        mut stage: Box<dyn Stage>,
+        rx: EdgeRx<Frame>,
+        tx: Option<EdgeTx<Frame>>,
+        leaves_graph: bool,
+    ) -> Handle {
+        let m = self.metrics.clone();
+        let (p, s) = (self.pipeline.clone(), self.stream.clone());
+        let name = stage.name().to_string();
+        let label = name.clone();
+        let done = self.done();
+        let nice = if stage.is_inference() {
+            crate::config::SupportPriority::Normal
+        } else {
+            self.spec.support_priority
+        };
+        let h = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                priority::lower_current_thread(nice);
+                let hist = m.stage_duration.with_label_values(&[&p, &s, &name]);
+                let count = m.frames.with_label_values(&[&p, &s, &name]);
+                let mut rep = StageReport {
+                    name: name.clone(),
+                    ..Default::default()
+                };
+                let fail = |e: StageError| PipelineError::Stage {
+                    stage: name.clone(),
+                    source: Box::new(e),
+                };
+                let (max_batch, max_wait) = stage
+                    .batching()
+                    .filter(|(n, _)| *n > 1)
+                    .unwrap_or((1, Duration::ZERO));
+                let batch_hist =
+                    (max_batch > 1).then(|| m.batch_size.with_label_values(&[&p, &s, &name]));
+                let mut batch: Vec<Frame> = Vec::with_capacity(max_batch);
+                let mut finished: Vec<Frame> = Vec::with_capacity(max_batch);
+                let mut captured = Vec::with_capacity(max_batch);
+                let mut closed = false;
+                while !closed {
+                    // One frame, then as many more as arrive before the batch's deadline.
+                    let Some(first) = rx.recv() else {
+                        break;
+                    };
+                    batch.push(first);
+                    let deadline = Instant::now() + max_wait;
+                    while batch.len() < max_batch {
+                        match rx.recv_deadline(deadline) {
+                            edge::Recv::Item(f) => batch.push(f),
+                            edge::Recv::Timeout => break,
+                            edge::Recv::Closed => {
+                                closed = true;
+                                break;
+                            }
+                        }
+                    }
+                    let n = batch.len();
+                    captured.clear();
+                    captured.extend(batch.iter().map(|f| f.captured));
+                    let t0 = Instant::now();
+                    let result = if max_batch == 1 {
+                        let frame = batch.pop().expect("one frame");
+                        stage.process(frame).map(|out| finished.extend(out))
+                    } else {
+                        if let Some(h) = &batch_hist {
+                            h.observe(n as f64);
+                        }
+                        stage.process_batch(&mut batch, &mut finished)
+                    };
+                    if let Err(e) = result {
+                        // Drop the receiver first so upstream stops, then finish what was done.
+                        drop(rx);
+                        let _ = stage.finish();
+                        return Err(fail(e));
+                    }
+                    // Each frame of a batch is charged its share of the call.
+                    let d = t0.elapsed().as_secs_f32() / n as f32;
+                    for c in &captured {
+                        hist.observe(d as f64);
+                        count.inc();
+                        rep.durations.push(d);
+                        rep.frames += 1;
+                        if leaves_graph {
+                            done(*c);
+                        }
+                    }
+                    batch.clear();
+                    let mut gone = false;
+                    for frame in finished.drain(..) {
+                        if let Some(tx) = &tx
+                            && tx.send(frame).is_err()
+                        {
+                            gone = true;
+                            break;
+                        }
+                    }
+                    if gone {
+                        break;
+                    }
+                }
+                drop(tx);
+                stage.finish().map_err(fail)?;
+                Ok(rep)
+            })
+            .expect("spawn stage thread");
+        (label, h)
+    }
+
+    /// The join: takes the frames in order from `main` and, for each, the result of every
+    /// branch with the same sequence number. A branch that has moved past a frame (it dropped
+    /// it under a live policy) or has ended leaves that frame without its results; results of
+    /// frames the main edge dropped are discarded. It holds at most one frame and one result
+    /// per branch beyond what its edges hold, so it stays bounded and never waits on a frame
+    /// that cannot come.
+    fn spawn_join(
+        &self,
+        main: EdgeRx<Frame>,
+        branches: Vec<EdgeRx<Frame>>,
+        models: Vec<Arc<str>>,
+        out: Option<EdgeTx<Frame>>,
+    ) -> Handle {
+        let m = self.metrics.clone();
+        let (p, s) = (self.pipeline.clone(), self.stream.clone());
+        let nice = self.spec.support_priority;
+        let done = self.done();
+        let late = m
+            .dropped
+            .with_label_values(&[&p, &s, "branch->join", "branch_missed"]);
+        let h = std::thread::Builder::new()
+            .name("join".into())
+            .spawn(move || {
+                priority::lower_current_thread(nice);
+                let hist = m.stage_duration.with_label_values(&[&p, &s, "join"]);
+                let count = m.frames.with_label_values(&[&p, &s, "join"]);
+                let mut rep = StageReport {
+                    name: "join".into(),
+                    ..Default::default()
+                };
+                let nb = branches.len();
+                let mut queues: Vec<std::collections::VecDeque<Frame>> =
+                    (0..nb).map(|_| Default::default()).collect();
+                let mut closed = vec![false; nb];
+                let mut main_closed = false;
+                let mut current: Option<Frame> = None;
+                loop {
+                    if let Some(seq) = current.as_ref().map(|f| f.seq) {
+                        // Results of frames before this one will never be needed.
+                        for q in &mut queues {
+                            while q.front().is_some_and(|r| r.seq < seq) {
+                                q.pop_front();
+                            }
+                        }
+                        let ready = (0..nb).all(|b| closed[b] || !queues[b].is_empty());
+                        if ready {
+                            let t0 = Instant::now();
+                            let mut frame = current.take().expect("checked above");
+                            for (q, model) in queues.iter_mut().zip(&models) {
+                                match q.front() {
+                                    Some(r) if r.seq == seq => {
+                                        let r = q.pop_front().expect("front exists");
+                                        frame.merge(r);
+                                    }
+                                    _ => {
+                                        late.inc();
+                                        frame.missing.push(model.clone());
+                                    }
+                                }
+                            }
+                            let d = t0.elapsed().as_secs_f32();
+                            hist.observe(d as f64);
+                            count.inc();
+                            rep.durations.push(d);
+                            rep.frames += 1;
+                            match &out {
+                                Some(tx) => {
+                                    if tx.send(frame).is_err() {
+                                        break;
+                                    }
+                                }
+                                None => done(frame.captured),
+                            }
+                            continue;
+                        }
+                    } else if main_closed {
+                        break;
+                    }
+                    // Wait for whichever input can move things on.
+                    let mut sel = crossbeam_channel::Select::new();
+                    let mut ids: Vec<Option<usize>> = vec![];
+                    if current.is_none() && !main_closed {
+                        sel.recv(main.receiver());
+                        ids.push(None);
+                    }
+                    for (b, rx) in branches.iter().enumerate() {
+                        if !closed[b] {
+                            sel.recv(rx.receiver());
+                            ids.push(Some(b));
+                        }
+                    }
+                    if ids.is_empty() {
+                        // Nothing left to wait for: the current frame goes on as it is.
+                        if current.is_none() {
+                            break;
+                        }
+                        for c in closed.iter_mut() {
+                            *c = true;
+                        }
+                        continue;
+                    }
+                    let i = sel.ready();
+                    match ids[i] {
+                        None => match main.try_recv() {
+                            edge::Recv::Item(f) => current = Some(f),
+                            edge::Recv::Closed => main_closed = true,
+                            edge::Recv::Timeout => {}
+                        },
+                        Some(b) => match branches[b].try_recv() {
+                            edge::Recv::Item(f) => queues[b].push_back(f),
+                            edge::Recv::Closed => closed[b] = true,
+                            edge::Recv::Timeout => {}
+                        },
+                    }
+                }
+                Ok(rep)
+            })
+            .expect("spawn join thread");
+        ("join".into(), h)
     }
 }

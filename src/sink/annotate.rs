@@ -24,8 +24,14 @@ pub fn class_color(class_id: u32) -> Scalar {
 
 /// Paints the segmentation heads (in order), then draws every detection over them.
 pub fn draw(frame: &mut Frame, label_buf: &mut String) -> Result<(), opencv::Error> {
+    let Some(image) = std::sync::Arc::get_mut(&mut frame.image) else {
+        return Err(opencv::Error::new(
+            opencv::core::StsError,
+            "the frame's image is still shared with a model branch",
+        ));
+    };
     for s in &frame.segmentation {
-        crate::segment::blend(&mut frame.image, &s.map, &s.style);
+        crate::segment::blend(image, &s.map, &s.style);
     }
     let (w, h) = (frame.width as i32, frame.height as i32);
     // SAFETY: the image outlives `mat`, is packed BGR of w x h, and nothing else touches it meanwhile.
@@ -34,7 +40,7 @@ pub fn draw(frame: &mut Frame, label_buf: &mut String) -> Result<(), opencv::Err
             h,
             w,
             opencv::core::CV_8UC3,
-            frame.image.as_mut_ptr() as *mut std::ffi::c_void,
+            image.as_mut_ptr() as *mut std::ffi::c_void,
             (w * 3) as usize,
         )?
     };

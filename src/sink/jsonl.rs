@@ -27,6 +27,9 @@ struct FrameRecord<'a> {
     detections: Vec<DetectionRecord<'a>>,
     #[serde(skip_serializing_if = "Segmentation::is_empty")]
     segmentation: Segmentation<'a>,
+    /// Models whose branch dropped this frame under the live policy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    missing: Vec<&'a str>,
 }
 
 /// `{"<head>": {"<class>": fraction_of_pixels, ...}, ...}`, heads in pipeline order.
@@ -103,6 +106,7 @@ impl JsonlSink {
                 })
                 .collect(),
             segmentation: Segmentation(&f.segmentation),
+            missing: f.missing.iter().map(|m| &**m).collect(),
         };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &rec).expect("records serialise");

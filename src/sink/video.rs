@@ -200,7 +200,9 @@ impl VideoSink {
         };
         self.last_pts = Some(pts);
         let (w, h) = (f.width, f.height);
-        let mut buffer = gst::Buffer::from_mut_slice(f.image);
+        let image = std::sync::Arc::try_unwrap(f.image)
+            .map_err(|_| self.err("the frame's image is still shared with a model branch"))?;
+        let mut buffer = gst::Buffer::from_mut_slice(image);
         {
             let b = buffer.get_mut().expect("new buffer is writable");
             b.set_pts(gst::ClockTime::from_nseconds(pts));

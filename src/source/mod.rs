@@ -224,10 +224,11 @@ impl Source {
             width: w as u32,
             height: h as u32,
             fps: (fps.numer() > 0).then(|| (fps.numer(), fps.denom())),
-            image,
+            image: Arc::new(image),
             input: None,
             detections: Vec::new(),
             segmentation: Vec::new(),
+            missing: Vec::new(),
         })
     }
 }

@@ -185,7 +185,7 @@ fn run(yaml: &str, dir: &std::path::Path) -> Vec<Value> {
 }
 
 #[test]
-fn detection_and_segmentation_on_the_same_frames() {
+fn detection_and_segmentation_in_parallel_branches_joined_by_frame() {
     init_ort();
     let dir = tempdir("det-seg");
     let yaml = format!(
@@ -215,6 +215,8 @@ fn detection_and_segmentation_on_the_same_frames() {
         "FastestDet finds cars too ({with_cars} frames)"
     );
     assert_eq!(count_frames(&dir.join("out.mp4")), 221);
+    // The same two models with the live policy, against these records.
+    a_slow_branch_under_the_live_policy_never_pairs_results_of_different_frames(&records);
 }
 
 #[test]
@@ -286,4 +288,104 @@ fn the_mask_sink_writes_indexed_pngs_of_every_nth_frame() {
     let ones = buf.iter().filter(|&&v| v == 1).count() as f64 / buf.len() as f64;
     let want = first["segmentation"]["da"]["drivable"].as_f64().unwrap();
     assert!((ones - want).abs() < 1e-6, "{ones} vs {want}");
+}
+
+fn det_seg_yaml(dir: &std::path::Path, live: bool) -> String {
+    format!(
+        "name: det-seg\nruntime: {{metrics_addr: 'off'}}\n\
+         sources: {{drive: {{type: file, mode: {mode}, path: '${{PERCEPTD_ASSETS}}/solidWhiteRight.mp4'}}}}\n\
+         models:\n  det: {{path: '${{PERCEPTD_ASSETS}}/FastestDet.onnx', format: fastestdet, threads: 1, classes: '${{PERCEPTD_ASSETS}}/coco.names'}}\n  \
+         lanes: {{path: '${{PERCEPTD_ASSETS}}/twinlitenet_bdd100k_360x640.onnx', format: segmentation, threads: 1, heads: [{{output: da, classes: [background, drivable]}}, {{output: ll, classes: [background, lane]}}]}}\n\
+         stages: [{{type: detect, model: det}}, {{type: segment, model: lanes}}]\n\
+         sinks: [{{type: jsonl, path: {d}/out.jsonl}}]\n\
+         edges: {{capacity: {cap}}}\n",
+        mode = if live { "live" } else { "replay" },
+        cap = if live { 1 } else { 4 },
+        d = dir.display()
+    )
+}
+
+/// Under the live policy with a slow branch: `reference` is the lossless run's records.
+fn a_slow_branch_under_the_live_policy_never_pairs_results_of_different_frames(
+    reference: &[Value],
+) {
+    // Live: the file is read as fast as it decodes, every edge keeps only the newest frame, and
+    // the segmentation branch is several times slower than detection.
+    let dir = tempdir("join-live");
+    let spec = load_str(&det_seg_yaml(&dir, true), &dir, &|k| {
+        (k == "PERCEPTD_ASSETS").then(|| assets().display().to_string())
+    })
+    .unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let t0 = std::time::Instant::now();
+    Prepared::new(&spec, metrics.clone(), Arc::new(AtomicBool::new(false)))
+        .unwrap()
+        .run()
+        .unwrap();
+    assert!(t0.elapsed().as_secs() < 120, "no deadlock");
+    let live: Vec<Value> = std::fs::read_to_string(dir.join("out.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!live.is_empty());
+    let (mut with_seg, mut without_seg) = (0, 0);
+    let mut last = None;
+    for r in &live {
+        let seq = r["frame"].as_u64().unwrap();
+        assert!(last.is_none_or(|l| seq > l), "frames in order");
+        last = Some(seq);
+        let want = &reference[seq as usize];
+        // Whatever a record carries belongs to its own frame; a branch that missed the frame
+        // says so.
+        let missing: Vec<&str> = r
+            .get("missing")
+            .map(|m| {
+                m.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if missing.contains(&"det") {
+            assert_eq!(r["detections"], serde_json::json!([]));
+        } else {
+            assert_eq!(r["detections"], want["detections"], "frame {seq}");
+        }
+        assert_eq!(
+            missing.contains(&"lanes"),
+            r.get("segmentation").is_none(),
+            "frame {seq}: segmentation missing exactly when the branch missed it"
+        );
+        match r.get("segmentation") {
+            Some(s) => {
+                with_seg += 1;
+                assert_eq!(s, &want["segmentation"], "frame {seq}");
+            }
+            None => without_seg += 1,
+        }
+    }
+    let page = metrics.render();
+    let missed = crate::common::metric(
+        &page,
+        "perceptd_frames_dropped_total",
+        &[("edge", "branch->join"), ("reason", "branch_missed")],
+    )
+    .unwrap_or(0.0);
+    eprintln!(
+        "live: {} of 221 frames out, {with_seg} with segmentation, {without_seg} without; {missed} branch results missed",
+        live.len()
+    );
+    assert!(with_seg > 0, "the slow branch still delivers");
+    let missing_total: usize = live
+        .iter()
+        .map(|r| r.get("missing").map_or(0, |m| m.as_array().unwrap().len()))
+        .sum();
+    // Every missing result is counted (a joined frame may still be dropped on a sink's edge).
+    assert!(
+        missing_total <= missed as usize,
+        "{missing_total} > {missed}"
+    );
+    assert!(missed > 0.0, "the slow branch did miss frames");
 }
