@@ -295,7 +295,12 @@ fn deep_check(spec: &PipelineSpec) -> Vec<(String, String)> {
             Ok(()) => {
                 perceptd::model::session::preload_libraries_once(&spec.cuda_libraries);
                 for (name, m) in &spec.models {
-                    if let Err(e) = perceptd::model::Detector::load(m, None) {
+                    let loaded = if m.format == config::DetectFormat::Segmentation {
+                        perceptd::segment::Segmenter::load(m, None).map(|_| ())
+                    } else {
+                        perceptd::model::Detector::load(m, None).map(|_| ())
+                    };
+                    if let Err(e) = loaded {
                         let suffix = e.key_suffix();
                         let key = if suffix.is_empty() {
                             "runtime.onnxruntime".into()

@@ -1,7 +1,7 @@
 //! `perceptd models inspect`: what a model takes and gives, and the layout perceptd would use.
 
 use super::detector::{describe_outlets, format_name, output_infos, read_meta};
-use super::layout::{Hints, Layout, OutputInfo, grid_levels};
+use super::layout::{ElemType, Hints, Layout, OutputInfo, grid_levels};
 use super::metadata::ModelMeta;
 use super::session::{self, RuntimeError, SessionOptions};
 use crate::config::{DetectFormat, ModelSpec};
@@ -135,10 +135,30 @@ pub fn guess(meta: &ModelMeta, outputs: &[OutputInfo], input: Option<(u32, u32)>
             };
         }
     }
+    // Dense per-pixel outputs (a grid detector was recognised above): logits [1, C, h, w], or
+    // class maps [1, h, w] made in the graph.
+    let dense = |o: &OutputInfo| match (o.ty, &o.shape[..]) {
+        (ElemType::F32, [_, c, h, w]) => *c >= 1 && *c <= 255 && *h > 8 && *w > 8,
+        (ElemType::I64, [_, h, w]) | (ElemType::I64, [_, 1, h, w]) => *h > 8 && *w > 8,
+        _ => false,
+    };
+    if !outputs.is_empty() && outputs.iter().all(dense) {
+        return Guess {
+            format: Some(DetectFormat::Segmentation),
+            reason: format!(
+                "every output is a per-pixel map ({}): logits [1, C, h, w] or class maps [1, h, w]; run it in a `segment` stage and name each head's classes under `heads`",
+                outputs
+                    .iter()
+                    .map(|o| format!("{} {:?}", o.name, o.shape))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+    }
     Guess {
         format: None,
         reason: format!(
-            "no known layout fits outputs {shapes:?}; perceptd reads yolov8 ([1, 4+nc, N] or [1, N, 4+nc]), yolov5 and yolox ([1, N, 5+nc]), yolo_end2end ([1, K, 6]), fastestdet ([1, 5+nc, S, S]) and faster_rcnn (boxes [N, 4], labels [N], scores [N]); set `format` and `classes` in the pipeline file"
+            "no known layout fits outputs {shapes:?}; perceptd reads yolov8 ([1, 4+nc, N] or [1, N, 4+nc]), yolov5 and yolox ([1, N, 5+nc]), yolo_end2end ([1, K, 6]), fastestdet ([1, 5+nc, S, S]), faster_rcnn (boxes [N, 4], labels [N], scores [N]) and segmentation ([1, C, h, w] logits, [1, h, w] class maps); set `format` and `classes` in the pipeline file"
         ),
     }
 }

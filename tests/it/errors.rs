@@ -245,6 +245,8 @@ fn models_inspect_guesses_layouts() {
         ("yolox_tiny.onnx", "boxes: grid offsets"),
         ("yolox_tiny_decoded.onnx", "boxes: decoded in the graph"),
         ("faster_rcnn_tiny.onnx", "format: faster_rcnn"),
+        ("fcn_tiny.onnx", "format: segmentation"),
+        ("fcn_tiny_argmax.onnx", "format: segmentation"),
     ] {
         let o = perceptd()
             .args(["models", "inspect"])
@@ -261,7 +263,20 @@ fn models_inspect_guesses_layouts() {
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
-        out.contains("layout: unknown") && out.contains("[1, 2, 360, 640]"),
+        out.contains("format: segmentation") && out.contains("da [1, 2, 360, 640]"),
+        "{out}"
+    );
+    // A classifier fits no layout: the shapes and the keys to set are named.
+    let o = perceptd()
+        .args(["models", "inspect"])
+        .arg(fixtures().join("classifier_tiny.onnx"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("layout: unknown")
+            && out.contains("[[1, 10]]")
+            && out.contains("set `format`"),
         "{out}"
     );
 }
