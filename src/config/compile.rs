@@ -282,17 +282,7 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
         let (kind, mode) = match raw {
             RawSource::File(FileSource { path: p, mode }) => {
                 let file = resolve(base, &p);
-                if let Err(e) = std::fs::File::open(&file) {
-                    diag.error(
-                        format!("{path}.path"),
-                        format!("cannot read {}: {e}; check the path", file.display()),
-                    );
-                } else if file.is_dir() {
-                    diag.error(
-                        format!("{path}.path"),
-                        format!("{} is a folder; name a video file", file.display()),
-                    );
-                }
+                readable_file(&file, &format!("{path}.path"), "a video file", diag);
                 (SourceKind::File(file), mode.unwrap_or(SourceMode::Replay))
             }
             RawSource::Image(ImageSource {
@@ -302,17 +292,7 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
                 mode,
             }) => {
                 let file = resolve(base, &p);
-                if let Err(e) = std::fs::File::open(&file) {
-                    diag.error(
-                        format!("{path}.path"),
-                        format!("cannot read {}: {e}; check the path", file.display()),
-                    );
-                } else if file.is_dir() {
-                    diag.error(
-                        format!("{path}.path"),
-                        format!("{} is a folder; name a JPEG or PNG file", file.display()),
-                    );
-                }
+                readable_file(&file, &format!("{path}.path"), "a JPEG or PNG file", diag);
                 let (repeat, fps) = (repeat.unwrap_or(1), fps.unwrap_or(1));
                 if repeat == 0 || repeat > i32::MAX as u64 {
                     diag.error(
@@ -402,6 +382,21 @@ fn models(
         }
     }
     ok.then_some(out)
+}
+
+/// Reports `file` when it cannot be read or is a folder (`what` says what it should be).
+fn readable_file(file: &Path, key: &str, what: &str, diag: &mut Diagnostics) {
+    if let Err(e) = std::fs::File::open(file) {
+        diag.error(
+            key.to_string(),
+            format!("cannot read {}: {e}; check the path", file.display()),
+        );
+    } else if file.is_dir() {
+        diag.error(
+            key.to_string(),
+            format!("{} is a folder; name {what}", file.display()),
+        );
+    }
 }
 
 fn raw_has_trt_settings(t: &RawTensorrt) -> bool {

@@ -150,14 +150,17 @@ pub fn output_infos(session: &Session) -> Vec<OutputInfo> {
 impl Detector {
     /// Loads the session, checks input and output against the declared format, warms up.
     pub fn load(spec: &ModelSpec, metrics: Option<&Metrics>) -> Result<Detector, ModelError> {
-        let opts = SessionOptions::for_model(spec);
-        let (session, provider) = session::build(&spec.path, &opts, metrics)?;
-        let meta = read_meta(&session);
-        let ModelInputInfo {
-            name: input_name,
-            batch_dim,
-            spec: input,
-        } = read_input(&session, spec, &meta)?;
+        let OpenModel {
+            session,
+            provider,
+            meta,
+            input:
+                ModelInputInfo {
+                    name: input_name,
+                    batch_dim,
+                    spec: input,
+                },
+        } = open_model(spec, metrics)?;
         let (width, height) = (input.width, input.height);
         let d = Defaults::of(spec.format);
 
@@ -476,6 +479,27 @@ impl Detector {
         self.post.candidates(&shapes, &datas, input, &mut cands)?;
         Ok(to_detections(&cands, &self.labels, geometry).collect())
     }
+}
+
+/// A model's session on the first provider that works, its metadata and its checked input.
+pub struct OpenModel {
+    pub session: Session,
+    pub provider: Provider,
+    pub meta: ModelMeta,
+    pub input: ModelInputInfo,
+}
+
+pub fn open_model(spec: &ModelSpec, metrics: Option<&Metrics>) -> Result<OpenModel, ModelError> {
+    let opts = SessionOptions::for_model(spec);
+    let (session, provider) = session::build(&spec.path, &opts, metrics)?;
+    let meta = read_meta(&session);
+    let input = read_input(&session, spec, &meta)?;
+    Ok(OpenModel {
+        session,
+        provider,
+        meta,
+        input,
+    })
 }
 
 /// The image input of a model: its name, its batch axis (`None`: no batch axis; `Some(-1)`:

@@ -7,9 +7,8 @@ pub use upsample::{Upsample, Upsampler, fractions};
 
 use crate::config::{HeadSpec, ModelSpec, Provider};
 use crate::model::ModelError;
-use crate::model::detector::{ModelInputInfo, describe_outlets, read_input, read_meta};
+use crate::model::detector::{ModelInputInfo, OpenModel, describe_outlets, open_model};
 use crate::model::preprocess::{Geometry, InputSpec};
-use crate::model::session::{self, SessionOptions};
 use crate::pool::Pooled;
 use crate::telemetry::Metrics;
 use ort::session::Session;
@@ -84,14 +83,17 @@ fn run_error(model: &str, e: impl std::fmt::Display) -> ModelError {
 
 impl Segmenter {
     pub fn load(spec: &ModelSpec, metrics: Option<&Metrics>) -> Result<Segmenter, ModelError> {
-        let opts = SessionOptions::for_model(spec);
-        let (session, provider) = session::build(&spec.path, &opts, metrics)?;
-        let meta = read_meta(&session);
-        let ModelInputInfo {
-            name: input_name,
-            batch_dim,
-            spec: input,
-        } = read_input(&session, spec, &meta)?;
+        let OpenModel {
+            session,
+            provider,
+            input:
+                ModelInputInfo {
+                    name: input_name,
+                    batch_dim,
+                    spec: input,
+                },
+            ..
+        } = open_model(spec, metrics)?;
         let outlets = describe_outlets(session.outputs());
         let layout_err = |reason: String| ModelError::Layout {
             model: spec.name.clone(),
