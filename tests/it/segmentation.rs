@@ -47,19 +47,31 @@ fn seg_conformance(
     if exp["geometry"]["pad_top"].as_u64() != Some(0) {
         spec.input.resize = Some(perceptd::config::ResizeMode::Letterbox);
     }
-    let mut seg = Segmenter::load(&spec, None).unwrap();
     let dims = &exp["input_u8_shape_hwc"];
     let (h, w) = (
         dims[0].as_u64().unwrap() as usize,
         dims[1].as_u64().unwrap() as usize,
     );
     let hwc = gunzip(&fixtures().join(format!("{fixture}.input.u8.gz")));
+    // INPUT RULE: u8 / 255, then (x - mean[c]) / std[c] when the fixture normalises.
+    let triple = |k: &str, d: f32| -> [f32; 3] {
+        exp.get(k).map_or([d; 3], |v| {
+            let a = v.as_array().unwrap();
+            [0, 1, 2].map(|i| a[i].as_f64().unwrap() as f32)
+        })
+    };
+    let (mean, std) = (triple("input_mean", 0.0), triple("input_std", 1.0));
+    if exp.get("input_mean").is_some() {
+        spec.input.mean = Some(mean);
+        spec.input.std = Some(std);
+    }
     let mut tensor = vec![0f32; 3 * h * w];
     for (i, px) in hwc.chunks_exact(3).enumerate() {
         for c in 0..3 {
-            tensor[c * h * w + i] = px[c] as f32 / 255.0;
+            tensor[c * h * w + i] = (px[c] as f32 / 255.0 - mean[c]) / std[c];
         }
     }
+    let mut seg = Segmenter::load(&spec, None).unwrap();
     let (sw, sh) = (
         exp["src_size"][0].as_u64().unwrap() as u32,
         exp["src_size"][1].as_u64().unwrap() as u32,
