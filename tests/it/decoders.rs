@@ -516,6 +516,8 @@ fn python_reference_regenerates_the_committed_fixtures() {
         ("fcn_tiny", &["out"][..]),
         ("fcn_tiny_nearest", &["out"][..]),
         ("fcn_tiny_argmax", &["out"][..]),
+        ("lraspp_tiny", &["out"][..]),
+        ("lraspp_tiny_argmax", &["out"][..]),
     ] {
         let input = |d: &std::path::Path| gunzip(&d.join(format!("{name}.input.u8.gz")));
         let (a, b) = (input(&out), input(&fixtures()));

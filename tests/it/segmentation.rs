@@ -165,6 +165,33 @@ fn coarse_logits_at_an_eighth_are_upsampled_bilinear_or_nearest() {
 }
 
 #[test]
+fn torchvision_lraspp_logits_and_its_argmaxed_export_match_python() {
+    let b = seg_conformance(
+        "lraspp_tiny",
+        fixtures().join("lraspp_tiny.onnx"),
+        &FCN,
+        Upsample::Bilinear,
+    );
+    let a = seg_conformance(
+        "lraspp_tiny_argmax",
+        fixtures().join("lraspp_tiny_argmax.onnx"),
+        &FCN,
+        Upsample::Bilinear,
+    );
+    let used = |f: &[f32]| f.iter().filter(|&&x| x >= 0.02).count();
+    assert!(
+        used(&b[0].2) >= 3,
+        "several classes cover the frame: {:?}",
+        b[0].2
+    );
+    // Argmax in the graph, then nearest, against bilinear logits: they differ at most along
+    // class borders.
+    for (x, y) in b[0].2.iter().zip(&a[0].2) {
+        assert!((x - y).abs() < 0.02, "{:?} vs {:?}", b[0].2, a[0].2);
+    }
+}
+
+#[test]
 fn a_class_map_made_in_the_graph_is_read_as_it_is() {
     seg_conformance(
         "fcn_tiny_argmax",
