@@ -254,6 +254,50 @@ fn detection_and_segmentation_in_parallel_branches_joined_by_frame() {
         "FastestDet finds cars too ({with_cars} frames)"
     );
     assert_eq!(count_frames(&dir.join("out.mp4")), 221);
+    // The video shows both: frame 100's lower half is mostly painted drivable-area green, and
+    // the left edge of its first box has the box colour (x264 keeps colours only roughly).
+    let mut src = perceptd::source::Source::open(
+        &perceptd::config::SourceSpec {
+            stream: "check".into(),
+            kind: perceptd::config::SourceKind::File(dir.join("out.mp4")),
+            mode: perceptd::config::SourceMode::Replay,
+        },
+        Arc::new(AtomicBool::new(false)),
+        perceptd::config::SupportPriority::Normal,
+    )
+    .unwrap();
+    let frame = std::iter::from_fn(|| src.next_frame().unwrap())
+        .nth(100)
+        .unwrap();
+    let px = |x: usize, y: usize| {
+        let i = (y * 960 + x) * 3;
+        (
+            frame.image[i] as i32,
+            frame.image[i + 1] as i32,
+            frame.image[i + 2] as i32,
+        )
+    };
+    let lower: Vec<_> = (270..540)
+        .flat_map(|y| (0..960).map(move |x| (x, y)))
+        .collect();
+    let green = lower
+        .iter()
+        .filter(|&&(x, y)| {
+            let (b, g, r) = px(x, y);
+            g > r + 40 && g > b + 40
+        })
+        .count() as f64
+        / lower.len() as f64;
+    assert!(green > 0.3, "lower half painted: {green}");
+    let d = &records[100]["detections"][0];
+    let b: Vec<usize> = (0..4)
+        .map(|k| d["bbox"][k].as_f64().unwrap() as usize)
+        .collect();
+    let (bb, gg, rr) = px(b[0] + 1, (b[1] + b[3]) / 2);
+    assert!(
+        rr > 180 && bb < 120,
+        "box edge in the class colour (BGR {bb},{gg},{rr}): {d}"
+    );
     // The same two models with the live policy, against these records.
     a_slow_branch_under_the_live_policy_never_pairs_results_of_different_frames(&records);
 }
