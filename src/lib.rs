@@ -18,3 +18,4 @@ pub mod segment;
 pub mod sink;
 pub mod source;
 pub mod telemetry;
+pub mod track;
