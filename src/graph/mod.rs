@@ -280,7 +280,36 @@ struct Wiring {
     latencies: Arc<std::sync::Mutex<Vec<f32>>>,
 }
 
+/// A stage's timings: the Prometheus series and the run's report, fed together.
+struct Meter {
+    hist: prometheus::Histogram,
+    count: prometheus::IntCounter,
+    report: StageReport,
+}
+
+impl Meter {
+    /// One frame done in `d` seconds.
+    fn record(&mut self, d: f32) {
+        self.hist.observe(d as f64);
+        self.count.inc();
+        self.report.durations.push(d);
+        self.report.frames += 1;
+    }
+}
+
 impl Wiring {
+    fn meter(&self, stage: &str) -> Meter {
+        let labels = [self.pipeline.as_str(), self.stream.as_str(), stage];
+        Meter {
+            hist: self.metrics.stage_duration.with_label_values(&labels),
+            count: self.metrics.frames.with_label_values(&labels),
+            report: StageReport {
+                name: stage.into(),
+                ..Default::default()
+            },
+        }
+    }
+
     /// The edge `from -> to`, with the settings of the edge into `to`.
     fn edge(&self, from: &str, to: &str) -> (EdgeTx<Frame>, EdgeRx<Frame>) {
         let name = format!("{from}->{to}");
@@ -320,20 +349,13 @@ impl Wiring {
         branches: Vec<EdgeTx<Frame>>,
         stop: Arc<AtomicBool>,
     ) -> Handle {
-        let m = self.metrics.clone();
-        let (p, s) = (self.pipeline.clone(), self.stream.clone());
         let nice = self.spec.support_priority;
         let done = self.done();
+        let mut meter = self.meter("source");
         let h = std::thread::Builder::new()
             .name("source".into())
             .spawn(move || {
                 priority::lower_current_thread(nice);
-                let hist = m.stage_duration.with_label_values(&[&p, &s, "source"]);
-                let count = m.frames.with_label_values(&[&p, &s, "source"]);
-                let mut rep = StageReport {
-                    name: "source".into(),
-                    ..Default::default()
-                };
                 let mut copies = Vec::with_capacity(branches.len());
                 'frames: loop {
                     let t0 = Instant::now();
@@ -341,10 +363,7 @@ impl Wiring {
                         break;
                     };
                     let d = t0.elapsed().as_secs_f32();
-                    hist.observe(d as f64);
-                    count.inc();
-                    rep.durations.push(d);
-                    rep.frames += 1;
+                    meter.record(d);
                     copies.clear();
                     copies.extend(branches.iter().map(|_| frame.branch()));
                     match &main {
@@ -364,7 +383,7 @@ impl Wiring {
                         break;
                     }
                 }
-                Ok(rep)
+                Ok(meter.report)
             })
             .expect("spawn source thread");
         ("source".into(), h)
@@ -408,6 +427,7 @@ impl Wiring {
         let name = stage.name().to_string();
         let label = name.clone();
         let done = self.done();
+        let mut meter = self.meter(&name);
         let nice = if stage.is_inference() {
             crate::config::SupportPriority::Normal
         } else {
@@ -417,12 +437,6 @@ impl Wiring {
             .name(name.clone())
             .spawn(move || {
                 priority::lower_current_thread(nice);
-                let hist = m.stage_duration.with_label_values(&[&p, &s, &name]);
-                let count = m.frames.with_label_values(&[&p, &s, &name]);
-                let mut rep = StageReport {
-                    name: name.clone(),
-                    ..Default::default()
-                };
                 let fail = |e: StageError| PipelineError::Stage {
                     stage: name.clone(),
                     source: Box::new(e),
@@ -476,10 +490,7 @@ impl Wiring {
                     // Each frame of a batch is charged its share of the call.
                     let d = t0.elapsed().as_secs_f32() / n as f32;
                     for c in &captured {
-                        hist.observe(d as f64);
-                        count.inc();
-                        rep.durations.push(d);
-                        rep.frames += 1;
+                        meter.record(d);
                         if leaves_graph {
                             done(*c);
                         }
@@ -500,7 +511,7 @@ impl Wiring {
                 }
                 drop(tx);
                 stage.finish().map_err(fail)?;
-                Ok(rep)
+                Ok(meter.report)
             })
             .expect("spawn stage thread");
         (label, h)
@@ -519,23 +530,19 @@ impl Wiring {
         models: Vec<Arc<str>>,
         out: Option<EdgeTx<Frame>>,
     ) -> Handle {
-        let m = self.metrics.clone();
-        let (p, s) = (self.pipeline.clone(), self.stream.clone());
         let nice = self.spec.support_priority;
         let done = self.done();
-        let late = m
-            .dropped
-            .with_label_values(&[&p, &s, "branch->join", "branch_missed"]);
+        let late = self.metrics.dropped.with_label_values(&[
+            &self.pipeline,
+            &self.stream,
+            "branch->join",
+            "branch_missed",
+        ]);
+        let mut meter = self.meter("join");
         let h = std::thread::Builder::new()
             .name("join".into())
             .spawn(move || {
                 priority::lower_current_thread(nice);
-                let hist = m.stage_duration.with_label_values(&[&p, &s, "join"]);
-                let count = m.frames.with_label_values(&[&p, &s, "join"]);
-                let mut rep = StageReport {
-                    name: "join".into(),
-                    ..Default::default()
-                };
                 let nb = branches.len();
                 let mut queues: Vec<std::collections::VecDeque<Frame>> =
                     (0..nb).map(|_| Default::default()).collect();
@@ -567,10 +574,7 @@ impl Wiring {
                                 }
                             }
                             let d = t0.elapsed().as_secs_f32();
-                            hist.observe(d as f64);
-                            count.inc();
-                            rep.durations.push(d);
-                            rep.frames += 1;
+                            meter.record(d);
                             match &out {
                                 Some(tx) => {
                                     if tx.send(frame).is_err() {
@@ -597,16 +601,9 @@ impl Wiring {
                             ids.push(Some(b));
                         }
                     }
-                    if ids.is_empty() {
-                        // Nothing left to wait for: the current frame goes on as it is.
-                        if current.is_none() {
-                            break;
-                        }
-                        for c in closed.iter_mut() {
-                            *c = true;
-                        }
-                        continue;
-                    }
+                    // A frame that is not ready has an open branch to wait on; without a frame
+                    // the main edge is open (else the loop ended above).
+                    assert!(!ids.is_empty(), "the join has nothing to wait on");
                     let i = sel.ready();
                     match ids[i] {
                         None => match main.try_recv() {
@@ -621,7 +618,7 @@ impl Wiring {
                         },
                     }
                 }
-                Ok(rep)
+                Ok(meter.report)
             })
             .expect("spawn join thread");
         ("join".into(), h)
