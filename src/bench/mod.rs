@@ -74,10 +74,11 @@ impl Timed {
         }
     }
     fn tensor_len(&self) -> usize {
-        match self {
-            Timed::Detector(d) => d.input.tensor_len(640, 480),
-            Timed::Segmenter(s) => s.input.tensor_len(640, 480),
-        }
+        let g = match self {
+            Timed::Detector(d) => d.input.probe_geometry(),
+            Timed::Segmenter(s) => s.input.probe_geometry(),
+        };
+        3 * (g.dst_w * g.dst_h) as usize
     }
     fn run_raw(&mut self, tensor: &[f32], n: usize) -> Result<(), ModelError> {
         match self {

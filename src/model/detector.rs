@@ -248,7 +248,7 @@ impl Detector {
 
     /// The largest value of output 0's first channel on a mid-grey image.
     fn probe_first_channel(&mut self) -> Result<f32, ModelError> {
-        let g = self.warm_geometry();
+        let g = self.input.probe_geometry();
         let grey = vec![128.0 * self.input.scale; 3 * (g.dst_w * g.dst_h) as usize];
         let outs = self.raw_outputs_at(&grey, g.dst_w, g.dst_h)?;
         let (_, data) = &outs[self.post.layout.views[0].output];
@@ -259,19 +259,10 @@ impl Detector {
             .fold(f32::NEG_INFINITY, f32::max))
     }
 
-    fn warm_geometry(&self) -> Geometry {
-        let (w, h) = if self.input.native {
-            (640, 480)
-        } else {
-            (self.input.width, self.input.height)
-        };
-        Geometry::new(self.input.resize, w, h, w, h)
-    }
-
     /// Inference on zeros, so the first frame does not pay for lazy initialisation (at the
     /// largest batch too); also checks that the real output fits the layout.
     pub fn warm_up(&mut self) -> Result<(), ModelError> {
-        let g = self.warm_geometry();
+        let g = self.input.probe_geometry();
         let len = 3 * (g.dst_w * g.dst_h) as usize;
         let zeros = vec![0f32; len];
         for n in [1, self.max_batch] {
@@ -284,18 +275,10 @@ impl Detector {
         Ok(())
     }
 
-    fn shape(&self, n: usize, w: u32, h: u32) -> Vec<usize> {
-        if self.batch_axis {
-            vec![n, 3, h as usize, w as usize]
-        } else {
-            vec![3, h as usize, w as usize]
-        }
-    }
-
     /// Runs the session only (for `bench`'s raw throughput): one image, or a batch of copies.
     pub fn run_raw(&mut self, tensor: &[f32], n: usize) -> Result<(), ModelError> {
-        let g = self.warm_geometry();
-        let shape = self.shape(n, g.dst_w, g.dst_h);
+        let g = self.input.probe_geometry();
+        let shape = input_shape(self.batch_axis, n, g.dst_w, g.dst_h);
         let data = if n == 1 {
             tensor
         } else {
@@ -317,7 +300,7 @@ impl Detector {
         w: u32,
         h: u32,
     ) -> Result<Vec<RawOutput>, ModelError> {
-        let shape = self.shape(1, w, h);
+        let shape = input_shape(self.batch_axis, 1, w, h);
         let outputs = run_session(
             &mut self.session,
             &self.input_name,
@@ -342,7 +325,7 @@ impl Detector {
 
     /// Runs the session on one image at the model's input size (for conformance tests).
     pub fn raw_outputs(&mut self, tensor: &[f32]) -> Result<Vec<RawOutput>, ModelError> {
-        let g = self.warm_geometry();
+        let g = self.input.probe_geometry();
         self.raw_outputs_at(tensor, g.dst_w, g.dst_h)
     }
 
@@ -391,7 +374,7 @@ impl Detector {
                 reason: "images of one batch differ in size".into(),
             });
         }
-        let shape = self.shape(n, w, h);
+        let shape = input_shape(self.batch_axis, n, w, h);
         let data: &[f32] = if n == 1 {
             inputs[0].tensor()
         } else {
@@ -724,7 +707,16 @@ fn to_detections<'a>(
     })
 }
 
-fn run_error(model: &str, e: ort::Error) -> ModelError {
+/// The shape of `n` images of `w x h` for an input with or without a batch axis.
+pub(crate) fn input_shape(batch_axis: bool, n: usize, w: u32, h: u32) -> Vec<usize> {
+    if batch_axis {
+        vec![n, 3, h as usize, w as usize]
+    } else {
+        vec![3, h as usize, w as usize]
+    }
+}
+
+pub(crate) fn run_error(model: &str, e: ort::Error) -> ModelError {
     ModelError::Run {
         model: model.to_string(),
         reason: e.to_string(),
@@ -732,7 +724,7 @@ fn run_error(model: &str, e: ort::Error) -> ModelError {
 }
 
 /// One `Session::run` on an f32 tensor that is borrowed, not copied.
-fn run_session<'s>(
+pub(crate) fn run_session<'s>(
     session: &'s mut Session,
     input_name: &str,
     shape: Vec<usize>,

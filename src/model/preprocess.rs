@@ -116,7 +116,17 @@ pub struct InputSpec {
     pub std: [f32; 3],
 }
 
+/// The frame size a model whose input takes any size is warmed up and timed at.
+pub const PROBE_FRAME: (u32, u32) = (640, 480);
+
 impl InputSpec {
+    /// Where a probe image (warm-up, timing) sits: the input size, or `PROBE_FRAME` for an
+    /// input of any size; no resize.
+    pub fn probe_geometry(&self) -> Geometry {
+        let (w, h) = self.size_for(PROBE_FRAME.0, PROBE_FRAME.1);
+        Geometry::new(self.resize, w, h, w, h)
+    }
+
     /// The tensor size for a frame of `w x h`.
     pub fn size_for(&self, w: u32, h: u32) -> (u32, u32) {
         if self.native {

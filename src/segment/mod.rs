@@ -7,12 +7,14 @@ pub use upsample::{Upsample, Upsampler, fractions};
 
 use crate::config::{HeadSpec, ModelSpec, Provider};
 use crate::model::ModelError;
-use crate::model::detector::{ModelInputInfo, OpenModel, describe_outlets, open_model};
+use crate::model::detector::{
+    ModelInputInfo, OpenModel, describe_outlets, input_shape, open_model, run_error, run_session,
+};
 use crate::model::preprocess::{Geometry, InputSpec};
 use crate::pool::Pooled;
 use crate::telemetry::Metrics;
 use ort::session::Session;
-use ort::value::{TensorElementType, TensorRef, ValueType};
+use ort::value::{TensorElementType, ValueType};
 use std::sync::Arc;
 
 /// How a head is named and drawn.
@@ -72,13 +74,6 @@ pub struct Segmenter {
     heads: Vec<Head>,
     pub upsample: Upsample,
     pub provider: Provider,
-}
-
-fn run_error(model: &str, e: impl std::fmt::Display) -> ModelError {
-    ModelError::Run {
-        model: model.to_string(),
-        reason: e.to_string(),
-    }
 }
 
 impl Segmenter {
@@ -229,40 +224,24 @@ impl Segmenter {
     }
 
     fn warm_up(&mut self) -> Result<(), ModelError> {
-        let (w, h) = if self.input.native {
-            (640, 480)
-        } else {
-            (self.input.width, self.input.height)
-        };
-        let zeros = vec![0f32; 3 * (w * h) as usize];
-        let g = Geometry::new(self.input.resize, w, h, w, h);
+        let g = self.input.probe_geometry();
+        let zeros = vec![0f32; 3 * (g.dst_w * g.dst_h) as usize];
         let mut maps: Vec<Vec<u8>> = vec![vec![]; self.heads.len()];
         self.infer(&zeros, &g, &mut maps)
     }
 
     /// Runs the session only, at the input size (for `bench`'s raw throughput).
     pub fn run_raw(&mut self, tensor: &[f32]) -> Result<(), ModelError> {
-        let (w, h) = if self.input.native {
-            (640, 480)
-        } else {
-            (self.input.width, self.input.height)
-        };
-        let shape: Vec<usize> = if self.batch_axis {
-            vec![1, 3, h as usize, w as usize]
-        } else {
-            vec![3, h as usize, w as usize]
-        };
-        let t =
-            TensorRef::from_array_view((shape, tensor)).map_err(|e| run_error(&self.name, e))?;
-        self.session
-            .run(ort::inputs![self.input_name.as_str() => t])
-            .map_err(|e| run_error(&self.name, e))?;
+        let g = self.input.probe_geometry();
+        let shape = input_shape(self.batch_axis, 1, g.dst_w, g.dst_h);
+        run_session(
+            &mut self.session,
+            &self.input_name,
+            shape,
+            tensor,
+            &self.name,
+        )?;
         Ok(())
-    }
-
-    /// Heads the model has (each `infer` fills one map per head).
-    pub fn head_count(&self) -> usize {
-        self.heads.len()
     }
 
     /// Runs the model on one image; `maps[i]` receives head `i`'s class per source pixel
@@ -274,17 +253,14 @@ impl Segmenter {
         maps: &mut [M],
     ) -> Result<(), ModelError> {
         assert_eq!(maps.len(), self.heads.len(), "one map per head");
-        let shape: Vec<usize> = if self.batch_axis {
-            vec![1, 3, g.dst_h as usize, g.dst_w as usize]
-        } else {
-            vec![3, g.dst_h as usize, g.dst_w as usize]
-        };
-        let t =
-            TensorRef::from_array_view((shape, tensor)).map_err(|e| run_error(&self.name, e))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => t])
-            .map_err(|e| run_error(&self.name, e))?;
+        let shape = input_shape(self.batch_axis, 1, g.dst_w, g.dst_h);
+        let outputs = run_session(
+            &mut self.session,
+            &self.input_name,
+            shape,
+            tensor,
+            &self.name,
+        )?;
         for (head, map) in self.heads.iter_mut().zip(maps.iter_mut()) {
             let map = map.as_mut();
             let value = &outputs[head.output];
