@@ -2,15 +2,13 @@
 //! time, in the right frames and order; models without a dynamic batch still run.
 
 use crate::common::*;
-use perceptd::config::{DetectFormat, ModelSpec, load_str};
+use perceptd::config::{DetectFormat, ModelSpec};
 use perceptd::frame::Detection;
-use perceptd::graph::Prepared;
 use perceptd::model::Detector;
 use perceptd::model::preprocess::Geometry;
 use perceptd::telemetry::Metrics;
 use serde_json::Value;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 /// Same class, scores within 1e-4, boxes within 1e-2 px: batched kernels may round differently.
 fn assert_same(a: &[Detection], b: &[Detection], what: &str) {
@@ -123,19 +121,10 @@ fn run_drive(batch: usize) -> (Vec<Value>, String) {
         fixtures().join("yolov8_tiny_b.onnx").display(),
         dir.display()
     );
-    let spec = load_str(&yaml, &dir, &|_| None).unwrap();
     let metrics = Arc::new(Metrics::new());
-    let report = Prepared::new(&spec, metrics.clone(), Arc::new(AtomicBool::new(false)))
-        .unwrap()
-        .run()
-        .unwrap();
+    let report = run_yaml(&yaml, &dir, metrics.clone());
     assert_eq!(report.frames, 221);
-    let records = std::fs::read_to_string(dir.join("out.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (records, metrics.render())
+    (read_jsonl(&dir.join("out.jsonl")), metrics.render())
 }
 
 #[test]

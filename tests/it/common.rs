@@ -126,3 +126,31 @@ pub fn gunzip(path: &Path) -> Vec<u8> {
         .unwrap();
     out
 }
+
+/// Compiles a pipeline file's text (`${PERCEPTD_ASSETS}` from the test environment, relative
+/// paths from `dir`) and runs it in this process with `metrics`.
+pub fn run_yaml(
+    yaml: &str,
+    dir: &Path,
+    metrics: Arc<perceptd::telemetry::Metrics>,
+) -> perceptd::graph::RunReport {
+    let spec = perceptd::config::load_str(yaml, dir, &|k| {
+        (k == "PERCEPTD_ASSETS").then(|| assets().display().to_string())
+    })
+    .unwrap();
+    perceptd::graph::Prepared::new(&spec, metrics, Arc::new(AtomicBool::new(false)))
+        .unwrap()
+        .run()
+        .unwrap()
+}
+
+/// The records of a JSON Lines file; a line that does not parse fails the test.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("line does not parse ({e}): {l}"))
+        })
+        .collect()
+}

@@ -358,20 +358,10 @@ fn faster_rcnn_labels_index_the_class_list_in_a_pipeline() {
         fixtures().join("faster_rcnn_tiny.onnx").display(),
         dir.display()
     );
-    let spec = perceptd::config::load_str(&yaml, &dir, &|_| None).unwrap();
-    let metrics = std::sync::Arc::new(perceptd::telemetry::Metrics::new());
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let report = perceptd::graph::Prepared::new(&spec, metrics, stop)
-        .unwrap()
-        .run()
-        .unwrap();
+    let report = run_yaml(&yaml, &dir, Default::default());
     assert_eq!(report.frames, 221);
     let mut labels = std::collections::BTreeSet::new();
-    for line in std::fs::read_to_string(dir.join("out.jsonl"))
-        .unwrap()
-        .lines()
-    {
-        let v: Value = serde_json::from_str(line).unwrap();
+    for v in read_jsonl(&dir.join("out.jsonl")) {
         assert_eq!(
             (v["width"].as_u64(), v["height"].as_u64()),
             (Some(960), Some(540))

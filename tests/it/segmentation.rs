@@ -4,8 +4,7 @@
 //! least 99.5 % of the pixels; class fractions within 0.005.
 
 use crate::common::*;
-use perceptd::config::{DetectFormat, HeadSpec, ModelSpec, Upsample, load_str};
-use perceptd::graph::Prepared;
+use perceptd::config::{DetectFormat, HeadSpec, ModelSpec, Upsample};
 use perceptd::model::preprocess::Geometry;
 use perceptd::segment::{Segmenter, fractions};
 use perceptd::telemetry::Metrics;
@@ -203,24 +202,9 @@ fn a_class_map_made_in_the_graph_is_read_as_it_is() {
 
 /// Runs a pipeline file's text over the drive in-process; returns the JSONL records.
 fn run(yaml: &str, dir: &std::path::Path) -> Vec<Value> {
-    let spec = load_str(yaml, dir, &|k| {
-        (k == "PERCEPTD_ASSETS").then(|| assets().display().to_string())
-    })
-    .unwrap();
-    let report = Prepared::new(
-        &spec,
-        Arc::new(Metrics::new()),
-        Arc::new(AtomicBool::new(false)),
-    )
-    .unwrap()
-    .run()
-    .unwrap();
+    let report = run_yaml(yaml, dir, Default::default());
     assert_eq!(report.frames, 221);
-    std::fs::read_to_string(dir.join("out.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    read_jsonl(&dir.join("out.jsonl"))
 }
 
 #[test]
@@ -314,18 +298,7 @@ fn the_mask_sink_writes_indexed_pngs_of_every_nth_frame() {
          sinks: [{{type: jsonl, path: {d}/out.jsonl}}, {{type: mask, path: {d}/masks, every: 2}}]\n",
         d = dir.display()
     );
-    let spec = load_str(&yaml, &dir, &|k| {
-        (k == "PERCEPTD_ASSETS").then(|| assets().display().to_string())
-    })
-    .unwrap();
-    let report = Prepared::new(
-        &spec,
-        Arc::new(Metrics::new()),
-        Arc::new(AtomicBool::new(false)),
-    )
-    .unwrap()
-    .run()
-    .unwrap();
+    let report = run_yaml(&yaml, &dir, Default::default());
     assert_eq!(report.frames, 5);
     let mut names: Vec<String> = std::fs::read_dir(dir.join("masks"))
         .unwrap()
@@ -345,14 +318,7 @@ fn the_mask_sink_writes_indexed_pngs_of_every_nth_frame() {
             .collect::<Vec<_>>()
     );
     // The PNG is indexed, its palette the head's colours, its pixels the classes the JSONL counted.
-    let first: Value = serde_json::from_str(
-        std::fs::read_to_string(dir.join("out.jsonl"))
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let first = &read_jsonl(&dir.join("out.jsonl"))[0];
     let dec = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(dir.join("masks/still-da-000000.png")).unwrap(),
     ));
@@ -373,17 +339,16 @@ fn the_mask_sink_writes_indexed_pngs_of_every_nth_frame() {
     assert!((ones - want).abs() < 1e-6, "{ones} vs {want}");
 }
 
-fn det_seg_yaml(dir: &std::path::Path, live: bool) -> String {
+/// FastestDet and TwinLiteNet under the live policy: every edge keeps only the newest frame.
+fn det_seg_yaml(dir: &std::path::Path) -> String {
     format!(
         "name: det-seg\nruntime: {{metrics_addr: 'off'}}\n\
-         sources: {{drive: {{type: file, mode: {mode}, path: '${{PERCEPTD_ASSETS}}/solidWhiteRight.mp4'}}}}\n\
+         sources: {{drive: {{type: file, mode: live, path: '${{PERCEPTD_ASSETS}}/solidWhiteRight.mp4'}}}}\n\
          models:\n  det: {{path: '${{PERCEPTD_ASSETS}}/FastestDet.onnx', format: fastestdet, threads: 1, classes: '${{PERCEPTD_ASSETS}}/coco.names'}}\n  \
          lanes: {{path: '${{PERCEPTD_ASSETS}}/twinlitenet_bdd100k_360x640.onnx', format: segmentation, threads: 1, heads: [{{output: da, classes: [background, drivable]}}, {{output: ll, classes: [background, lane]}}]}}\n\
          stages: [{{type: detect, model: det}}, {{type: segment, model: lanes}}]\n\
          sinks: [{{type: jsonl, path: {d}/out.jsonl}}]\n\
-         edges: {{capacity: {cap}}}\n",
-        mode = if live { "live" } else { "replay" },
-        cap = if live { 1 } else { 4 },
+         edges: {{capacity: 1}}\n",
         d = dir.display()
     )
 }
@@ -395,22 +360,11 @@ fn a_slow_branch_under_the_live_policy_never_pairs_results_of_different_frames(
     // Live: the file is read as fast as it decodes, every edge keeps only the newest frame, and
     // the segmentation branch is several times slower than detection.
     let dir = tempdir("join-live");
-    let spec = load_str(&det_seg_yaml(&dir, true), &dir, &|k| {
-        (k == "PERCEPTD_ASSETS").then(|| assets().display().to_string())
-    })
-    .unwrap();
     let metrics = Arc::new(Metrics::new());
     let t0 = std::time::Instant::now();
-    Prepared::new(&spec, metrics.clone(), Arc::new(AtomicBool::new(false)))
-        .unwrap()
-        .run()
-        .unwrap();
+    run_yaml(&det_seg_yaml(&dir), &dir, metrics.clone());
     assert!(t0.elapsed().as_secs() < 120, "no deadlock");
-    let live: Vec<Value> = std::fs::read_to_string(dir.join("out.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let live = read_jsonl(&dir.join("out.jsonl"));
     assert!(!live.is_empty());
     let (mut with_seg, mut without_seg) = (0, 0);
     let mut last = None;
