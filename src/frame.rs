@@ -12,6 +12,8 @@ pub struct Detection {
     pub score: f32,
     /// `[x1, y1, x2, y2]` in source-frame pixels.
     pub bbox: [f32; 4],
+    /// The confirmed track this detection belongs to, when a `track` stage ran and matched it.
+    pub track_id: Option<u64>,
 }
 
 /// The input tensor a preprocessing stage made for a model, with the geometry to undo it.

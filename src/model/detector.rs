@@ -703,6 +703,7 @@ fn to_detections<'a>(
                 .unwrap_or_else(|| format!("class{}", c.class_id).into()),
             score: c.score,
             bbox,
+            track_id: None,
         })
     })
 }

@@ -5,82 +5,126 @@
 /// of minimum total cost; rows and columns left out are unmatched. `cost` is row-major,
 /// `rows x cols`.
 pub fn assign(cost: &[f32], rows: usize, cols: usize, gate: f32) -> Vec<(usize, usize)> {
-    assert_eq!(cost.len(), rows * cols, "cost matrix is rows x cols");
-    if rows == 0 || cols == 0 {
-        return vec![];
-    }
-    // Square the problem. A gated-out or padding pair costs more than all allowed pairs
-    // together, so one more allowed match always beats any saving in cost.
-    let n = rows.max(cols);
-    let allowed_max = cost
-        .iter()
-        .filter(|&&c| c <= gate)
-        .fold(0f64, |m, &c| m.max(c as f64));
-    let big = (n as f64 + 1.0) * (allowed_max.abs() + 1.0);
-    let at = |r: usize, c: usize| -> f64 {
-        if r < rows && c < cols {
-            let v = cost[r * cols + c];
-            if v <= gate { v as f64 } else { big }
-        } else {
-            big
-        }
-    };
-    // Potentials (u, v), the matching `p[col] = row` (1-based, 0 = none), shortest-path search.
-    let (mut u, mut v) = (vec![0f64; n + 1], vec![0f64; n + 1]);
-    let mut p = vec![0usize; n + 1];
-    let mut way = vec![0usize; n + 1];
-    for i in 1..=n {
-        p[0] = i;
-        let mut j0 = 0;
-        let mut minv = vec![f64::INFINITY; n + 1];
-        let mut used = vec![false; n + 1];
-        loop {
-            used[j0] = true;
-            let i0 = p[j0];
-            let mut delta = f64::INFINITY;
-            let mut j1 = 0;
-            for j in 1..=n {
-                if !used[j] {
-                    let cur = at(i0 - 1, j - 1) - u[i0] - v[j];
-                    if cur < minv[j] {
-                        minv[j] = cur;
-                        way[j] = j0;
-                    }
-                    if minv[j] < delta {
-                        delta = minv[j];
-                        j1 = j;
-                    }
-                }
-            }
-            for j in 0..=n {
-                if used[j] {
-                    u[p[j]] += delta;
-                    v[j] -= delta;
-                } else {
-                    minv[j] -= delta;
-                }
-            }
-            j0 = j1;
-            if p[j0] == 0 {
-                break;
-            }
-        }
-        loop {
-            let j1 = way[j0];
-            p[j0] = p[j1];
-            j0 = j1;
-            if j0 == 0 {
-                break;
-            }
-        }
-    }
-    let mut out: Vec<(usize, usize)> = (1..=n)
-        .filter(|&j| p[j] > 0)
-        .map(|j| (p[j] - 1, j - 1))
-        .filter(|&(r, c)| r < rows && c < cols && cost[r * cols + c] <= gate)
-        .collect();
-    out.sort_unstable();
+    let mut out = vec![];
+    Assigner::default().solve(cost, rows, cols, gate, &mut out);
     out
+}
+
+/// The Hungarian method with its work buffers kept between calls (a tracker solves several
+/// small problems every frame).
+#[derive(Debug, Clone, Default)]
+pub struct Assigner {
+    u: Vec<f64>,
+    v: Vec<f64>,
+    p: Vec<usize>,
+    way: Vec<usize>,
+    minv: Vec<f64>,
+    used: Vec<bool>,
+}
+
+impl Assigner {
+    /// As [`assign`], into `out` (cleared first), sorted by row.
+    pub fn solve(
+        &mut self,
+        cost: &[f32],
+        rows: usize,
+        cols: usize,
+        gate: f32,
+        out: &mut Vec<(usize, usize)>,
+    ) {
+        assert_eq!(cost.len(), rows * cols, "cost matrix is rows x cols");
+        out.clear();
+        if rows == 0 || cols == 0 {
+            return;
+        }
+        // Square the problem. A gated-out or padding pair costs more than all allowed pairs
+        // together, so one more allowed match always beats any saving in cost.
+        let n = rows.max(cols);
+        let allowed_max = cost
+            .iter()
+            .filter(|&&c| c <= gate)
+            .fold(0f64, |m, &c| m.max(c as f64));
+        let big = (n as f64 + 1.0) * (allowed_max.abs() + 1.0);
+        let at = |r: usize, c: usize| -> f64 {
+            if r < rows && c < cols {
+                let v = cost[r * cols + c];
+                if v <= gate { v as f64 } else { big }
+            } else {
+                big
+            }
+        };
+        // Potentials (u, v), the matching `p[col] = row` (1-based, 0 = none), shortest paths.
+        let Assigner {
+            u,
+            v,
+            p,
+            way,
+            minv,
+            used,
+        } = self;
+        for b in [&mut *u, &mut *v] {
+            b.clear();
+            b.resize(n + 1, 0.0);
+        }
+        for b in [&mut *p, &mut *way] {
+            b.clear();
+            b.resize(n + 1, 0);
+        }
+        for i in 1..=n {
+            p[0] = i;
+            let mut j0 = 0;
+            minv.clear();
+            minv.resize(n + 1, f64::INFINITY);
+            used.clear();
+            used.resize(n + 1, false);
+            loop {
+                used[j0] = true;
+                let i0 = p[j0];
+                let mut delta = f64::INFINITY;
+                let mut j1 = 0;
+                for j in 1..=n {
+                    if !used[j] {
+                        let cur = at(i0 - 1, j - 1) - u[i0] - v[j];
+                        if cur < minv[j] {
+                            minv[j] = cur;
+                            way[j] = j0;
+                        }
+                        if minv[j] < delta {
+                            delta = minv[j];
+                            j1 = j;
+                        }
+                    }
+                }
+                for j in 0..=n {
+                    if used[j] {
+                        u[p[j]] += delta;
+                        v[j] -= delta;
+                    } else {
+                        minv[j] -= delta;
+                    }
+                }
+                j0 = j1;
+                if p[j0] == 0 {
+                    break;
+                }
+            }
+            loop {
+                let j1 = way[j0];
+                p[j0] = p[j1];
+                j0 = j1;
+                if j0 == 0 {
+                    break;
+                }
+            }
+        }
+        out.extend(
+            (1..=n)
+                .filter(|&j| p[j] > 0)
+                .map(|j| (p[j] - 1, j - 1))
+                .filter(|&(r, c)| r < rows && c < cols && cost[r * cols + c] <= gate),
+        );
+        out.sort_unstable();
+    }
 }
 
 #[cfg(test)]

@@ -86,38 +86,20 @@ impl KalmanState {
         for i in 0..4 {
             self.mean[i] += self.mean[i + 4] * dt;
         }
-        // cov = F cov F^T + Q, F = [[I, dt I], [0, I]].
-        let c = self.cov;
-        let mut n = [[0.0; 8]; 8];
-        for i in 0..8 {
-            for j in 0..8 {
-                let f = |r: usize, k: usize| -> f64 {
-                    if r == k {
-                        1.0
-                    } else if r < 4 && k == r + 4 {
-                        dt
-                    } else {
-                        0.0
-                    }
-                };
-                let mut s = 0.0;
-                for a in 0..8 {
-                    let fa = f(i, a);
-                    if fa == 0.0 {
-                        continue;
-                    }
-                    for b in 0..8 {
-                        let fb = f(j, b);
-                        if fb != 0.0 {
-                            s += fa * c[a][b] * fb;
-                        }
-                    }
-                }
-                n[i][j] = s;
+        // cov = F cov F^T + Q with F = [[I, dt I], [0, I]], by 4x4 blocks
+        // [[A, B], [C, D]] -> [[A + dt (B + C) + dt^2 D, B + dt D], [C + dt D, D]].
+        let c = &mut self.cov;
+        for i in 0..4 {
+            for j in 0..4 {
+                let (a, b, cc, d) = (c[i][j], c[i][j + 4], c[i + 4][j], c[i + 4][j + 4]);
+                c[i][j] = a + dt * (b + cc) + dt * dt * d;
+                c[i][j + 4] = b + dt * d;
+                c[i + 4][j] = cc + dt * d;
             }
-            n[i][i] += q[i] * q[i] * frames;
         }
-        self.cov = n;
+        for i in 0..8 {
+            c[i][i] += q[i] * q[i] * frames;
+        }
     }
 
     /// Corrects the state with a measurement `[cx, cy, a, h]`.
@@ -141,7 +123,7 @@ impl KalmanState {
                 k[i][j] = (0..4).map(|a| self.cov[i][a] * si[a][j]).sum();
             }
         }
-        let y: Vec<f64> = (0..4).map(|i| z[i] - self.mean[i]).collect();
+        let y: [f64; 4] = std::array::from_fn(|i| z[i] - self.mean[i]);
         for i in 0..8 {
             self.mean[i] += (0..4).map(|j| k[i][j] * y[j]).sum::<f64>();
         }
