@@ -7,9 +7,11 @@
 //! - [`model`]: ONNX Runtime sessions, preprocessing, output layouts.
 //! - [`sink`]: JSON Lines and annotated video.
 //! - [`telemetry`]: Prometheus metrics and their HTTP server.
+//! - [`eval`]: offline evaluation against ground truth (`perceptd eval mot`).
 
 pub mod bench;
 pub mod config;
+pub mod eval;
 pub mod frame;
 pub mod graph;
 pub mod model;
