@@ -51,6 +51,16 @@ pub struct Frame {
 }
 
 impl Frame {
+    /// The frame's time on its stream's clock, seconds: its PTS, else its number over the
+    /// stream's frame rate, else over 30 frames per second.
+    pub fn time_s(&self) -> f64 {
+        match (self.pts_ns, self.fps) {
+            (Some(p), _) => p as f64 / 1e9,
+            (None, Some((n, d))) if n > 0 && d > 0 => self.seq as f64 * d as f64 / n as f64,
+            _ => self.seq as f64 / 30.0,
+        }
+    }
+
     /// A copy for a parallel branch: the same frame (the image shared, not copied), no results.
     pub fn branch(&self) -> Frame {
         Frame {

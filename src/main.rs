@@ -72,6 +72,34 @@ enum Cmd {
         #[arg(long)]
         metrics_addr: Option<String>,
     },
+    /// Evaluate results against ground truth.
+    Eval {
+        #[command(subcommand)]
+        cmd: EvalCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCmd {
+    /// Multi-object tracking: CLEAR-MOT (MOTA, MOTP) and identity (IDF1, IDP, IDR) metrics of
+    /// MOTChallenge files, as py-motmetrics' eval_motchallenge.py computes them by default.
+    ///
+    /// Files are `frame,id,x,y,w,h,conf,...` per line. Ground-truth rows with conf < 1 are
+    /// ignored; a match needs IoU >= 0.5. MOTP is the mean 1 - IoU of matches (lower is better).
+    /// Exit code 2 on bad input.
+    ///
+    /// Example: perceptd eval mot --gt MOT17/train --pred results/ --json
+    Mot {
+        /// Ground truth: a file, or a folder with <sequence>.txt or <sequence>/gt/gt.txt.
+        #[arg(long)]
+        gt: PathBuf,
+        /// Predictions: a file (one sequence, named after its stem), or a folder of <sequence>.txt.
+        #[arg(long)]
+        pred: PathBuf,
+        /// Print JSON ({"sequences": {name: metrics}, "overall": metrics}; ratios as fractions).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -143,6 +171,9 @@ fn main() -> ExitCode {
             pipeline,
             metrics_addr,
         } => cmd_bench(&pipeline, metrics_addr.as_deref()),
+        Cmd::Eval {
+            cmd: EvalCmd::Mot { gt, pred, json },
+        } => cmd_eval_mot(&gt, &pred, json),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -228,7 +259,9 @@ fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), F
     for s in &spec.sinks {
         let written = match s {
             config::SinkSpec::Video { .. } => video_frames > 0,
-            config::SinkSpec::Jsonl { .. } | config::SinkSpec::Mask { .. } => true,
+            config::SinkSpec::Jsonl { .. }
+            | config::SinkSpec::Mask { .. }
+            | config::SinkSpec::Mot { .. } => true,
         };
         if written {
             eprintln!("  wrote {}", s.path().display());
@@ -252,6 +285,17 @@ fn cmd_bench(path: &Path, metrics_addr: Option<&str>) -> Result<(), Failure> {
     let stop = install_signals()?;
     let report = perceptd::bench::bench(&spec, metrics, stop).map_err(classify)?;
     print!("{}", report.render());
+    Ok(())
+}
+
+/// Every evaluation error is bad input (a file, a line, a missing sequence): exit code 2.
+fn cmd_eval_mot(gt: &Path, pred: &Path, json: bool) -> Result<(), Failure> {
+    let report = perceptd::eval::mot::evaluate_paths(gt, pred).map_err(usage)?;
+    if json {
+        println!("{:#}", report.to_json());
+    } else {
+        print!("{}", report.table());
+    }
     Ok(())
 }
 
@@ -280,7 +324,7 @@ fn cmd_check(path: &Path, offline: bool) -> Result<(), Failure> {
         path.display(),
         1,
         spec.models.len(),
-        spec.stages.len(),
+        spec.stages.len() + usize::from(spec.track.is_some()),
         spec.sinks.len()
     );
     Ok(())

@@ -4,6 +4,7 @@
 use super::raw::*;
 use super::spec::*;
 use super::{Diagnostics, parse_component, resolve};
+use crate::track::TrackOptions;
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -145,6 +146,10 @@ pub(super) fn compile(
     let source = sources(get("sources"), base, diag);
     let models = models(get("models"), base, diag);
     let stages = stages(get("stages"), &models, diag);
+    let (stages, track) = match stages {
+        Some((s, t)) => (Some(s), t),
+        None => (None, None),
+    };
     let sinks = sinks(get("sinks"), base, diag);
 
     let edges: RawEdges = match get("edges") {
@@ -193,9 +198,21 @@ pub(super) fn compile(
         source: source?,
         models: models?,
         stages: stages?,
+        track,
         sinks: sinks?,
         edges,
     };
+    if spec.track.is_none()
+        && let Some(i) = spec
+            .sinks
+            .iter()
+            .position(|s| matches!(s, SinkSpec::Mot { .. }))
+    {
+        diag.error(
+            format!("sinks[{i}]"),
+            "a `mot` sink writes tracks, and this pipeline has none: add `- type: track` at the end of `stages`",
+        );
+    }
     let names = spec.stage_names();
     for stage in spec.edges.into.keys() {
         if !names.contains(stage) {
@@ -635,13 +652,16 @@ fn model(
     })
 }
 
+/// The model stages, in order, and the tracking stage if there is one.
+type Stages = (Vec<StageSpec>, Option<TrackOptions>);
+
 fn stages(
     v: Option<&Value>,
     models: &Option<BTreeMap<String, ModelSpec>>,
     diag: &mut Diagnostics,
-) -> Option<Vec<StageSpec>> {
+) -> Option<Stages> {
     let items = match v {
-        None | Some(Value::Null) => return Some(vec![]),
+        None | Some(Value::Null) => return Some((vec![], None)),
         Some(Value::Sequence(s)) => s,
         Some(_) => {
             diag.error(
@@ -652,17 +672,47 @@ fn stages(
         }
     };
     let mut out = vec![];
+    let mut track = None;
+    let mut seen_track = false;
     let mut ok = true;
     for (i, v) in items.iter().enumerate() {
         let key = format!("stages[{i}]");
-        let raw = match tagged(v, &key, &["detect", "segment"], diag) {
+        let raw = match tagged(v, &key, &["detect", "segment", "track"], diag) {
             Some(("detect", rest)) => parse_component(&rest, &key, diag).map(RawStage::Detect),
+            Some(("track", rest)) => parse_component(&rest, &key, diag).map(RawStage::Track),
             Some((_, rest)) => parse_component(&rest, &key, diag).map(RawStage::Segment),
             None => None,
         };
+        if seen_track && raw.is_some() {
+            diag.error(
+                key.clone(),
+                "a stage after `type: track`; tracking runs once, after every model stage: move it last",
+            );
+            ok = false;
+        }
         let (model, segment) = match raw {
             Some(RawStage::Detect(DetectStage { model })) => (model, false),
             Some(RawStage::Segment(SegmentStage { model })) => (model, true),
+            Some(RawStage::Track(t)) => {
+                seen_track = true;
+                let detects = models.as_ref().is_none_or(|m| {
+                    out.iter().any(|s: &StageSpec| {
+                        matches!(s, StageSpec::Detect { .. }) || m.get(s.model()).is_none()
+                    })
+                });
+                if !detects {
+                    diag.error(
+                        key.clone(),
+                        "tracking needs detections: put a `type: detect` stage before it",
+                    );
+                    ok = false;
+                }
+                match track_options(&t, &key, diag) {
+                    Some(o) => track = Some(o),
+                    None => ok = false,
+                }
+                continue;
+            }
             None => {
                 ok = false;
                 continue;
@@ -716,7 +766,120 @@ fn stages(
             }
         }
     }
-    ok.then_some(out)
+    ok.then_some((out, track))
+}
+
+/// A `type: track` stage's settings over its tracker's defaults, each checked.
+fn track_options(t: &TrackStage, key: &str, diag: &mut Diagnostics) -> Option<TrackOptions> {
+    use crate::track::TrackerParams;
+    let mut p = match t.tracker.unwrap_or(TrackerKind::Bytetrack) {
+        TrackerKind::Bytetrack => TrackerParams::bytetrack(),
+        TrackerKind::Sort => TrackerParams::sort(),
+    };
+    let mut ok = true;
+    let mut unit = |name: &str, v: Option<f32>, slot: &mut f32, zero_ok: bool| {
+        if let Some(v) = v {
+            if !(v <= 1.0 && (v > 0.0 || (zero_ok && v == 0.0))) {
+                diag.error(
+                    format!("{key}.{name}"),
+                    format!(
+                        "{v} is out of range; {} takes {} to 1",
+                        if name.ends_with("iou") {
+                            "an IoU"
+                        } else {
+                            "a score"
+                        },
+                        if zero_ok { "0" } else { "a value above 0 up" }
+                    ),
+                );
+                ok = false;
+            }
+            *slot = v;
+        }
+    };
+    unit("high_score", t.high_score, &mut p.high_score, true);
+    unit("low_score", t.low_score, &mut p.low_score, true);
+    unit(
+        "new_track_score",
+        t.new_track_score,
+        &mut p.new_track_score,
+        true,
+    );
+    unit("match_iou", t.match_iou, &mut p.match_iou, false);
+    unit(
+        "low_match_iou",
+        t.low_match_iou,
+        &mut p.low_match_iou,
+        false,
+    );
+    unit(
+        "tentative_match_iou",
+        t.tentative_match_iou,
+        &mut p.tentative_match_iou,
+        false,
+    );
+    if t.tracker == Some(TrackerKind::Sort) {
+        for (name, set) in [
+            ("low_score", t.low_score.is_some()),
+            ("new_track_score", t.new_track_score.is_some()),
+            ("low_match_iou", t.low_match_iou.is_some()),
+            ("tentative_match_iou", t.tentative_match_iou.is_some()),
+        ] {
+            if set {
+                diag.error(
+                    format!("{key}.{name}"),
+                    "SORT has no such threshold (it is ByteTrack's); remove it or set `tracker: bytetrack`",
+                );
+                ok = false;
+            }
+        }
+    }
+    if ok && p.low_score > p.high_score {
+        diag.error(
+            format!("{key}.low_score"),
+            format!(
+                "{} is above high_score {}; low-score detections are those between the two",
+                p.low_score, p.high_score
+            ),
+        );
+        ok = false;
+    }
+    if let Some(c) = t.confirm_s {
+        if !(c.is_finite() && c >= 0.0) {
+            diag.error(
+                format!("{key}.confirm_s"),
+                format!(
+                    "{c} is not a time; give seconds, 0 or more (0: confirmed at the second match)"
+                ),
+            );
+            ok = false;
+        }
+        p.confirm_s = c;
+    }
+    if let Some(m) = t.max_lost_s {
+        if !(m.is_finite() && m > 0.0) {
+            diag.error(
+                format!("{key}.max_lost_s"),
+                format!("{m} is not a time; give seconds above 0 (how long a lost track is kept)"),
+            );
+            ok = false;
+        }
+        p.max_lost_s = m;
+    }
+    if let Some(c) = &t.classes
+        && c.is_empty()
+    {
+        diag.error(
+            format!("{key}.classes"),
+            "is empty; list the labels to track, or remove it to track every class",
+        );
+        ok = false;
+    }
+    ok.then(|| TrackOptions {
+        params: p,
+        per_class: t.per_class.unwrap_or(false),
+        classes: t.classes.clone(),
+    })
 }
 
 fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<SinkSpec>> {
@@ -735,9 +898,10 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
     let mut ok = true;
     for (i, v) in items.iter().enumerate() {
         let key = format!("sinks[{i}]");
-        let raw = match tagged(v, &key, &["video", "jsonl", "mask"], diag) {
+        let raw = match tagged(v, &key, &["video", "jsonl", "mask", "mot"], diag) {
             Some(("video", rest)) => parse_component(&rest, &key, diag).map(RawSink::Video),
             Some(("mask", rest)) => parse_component(&rest, &key, diag).map(RawSink::Mask),
+            Some(("mot", rest)) => parse_component(&rest, &key, diag).map(RawSink::Mot),
             Some((_, rest)) => parse_component(&rest, &key, diag).map(RawSink::Jsonl),
             None => None,
         };
@@ -750,7 +914,17 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
                 path,
                 speed_preset,
                 bitrate_kbps,
+                trail_s,
             }) => {
+                if let Some(t) = trail_s
+                    && !(t.is_finite() && t >= 0.0)
+                {
+                    diag.error(
+                        format!("{key}.trail_s"),
+                        format!("{t} is not a time; give seconds, 0 or more (0: no trails)"),
+                    );
+                    ok = false;
+                }
                 let preset = speed_preset.unwrap_or_else(|| "ultrafast".into());
                 if let Some(b) = bitrate_kbps
                     && !(1..=2_048_000).contains(&b)
@@ -775,9 +949,13 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
                     path: resolve(base, &path),
                     speed_preset: preset,
                     bitrate_kbps: bitrate_kbps.unwrap_or(4000),
+                    trail_s: trail_s.unwrap_or(1.0),
                 }
             }
             RawSink::Jsonl(JsonlSink { path }) => SinkSpec::Jsonl {
+                path: resolve(base, &path),
+            },
+            RawSink::Mot(MotSink { path }) => SinkSpec::Mot {
                 path: resolve(base, &path),
             },
             RawSink::Mask(MaskSink { path, every }) => {
@@ -823,11 +1001,7 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
             .iter()
             .any(|s| std::mem::discriminant(s) == std::mem::discriminant(&sink))
         {
-            let kind = match sink {
-                SinkSpec::Video { .. } => "video",
-                SinkSpec::Jsonl { .. } => "jsonl",
-                SinkSpec::Mask { .. } => "mask",
-            };
+            let kind = sink.kind();
             diag.error(
                 format!("{key}.type"),
                 format!(

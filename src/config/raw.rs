@@ -266,6 +266,35 @@ pub struct RawInput {
 pub enum RawStage {
     Detect(DetectStage),
     Segment(SegmentStage),
+    Track(TrackStage),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackerKind {
+    Bytetrack,
+    Sort,
+}
+
+/// `type: track`: multi-object tracking of the detections (after every model stage). Times in
+/// seconds of the stream's clock; unset thresholds take the tracker's defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackStage {
+    /// `bytetrack` (default) or `sort`.
+    pub tracker: Option<TrackerKind>,
+    /// One set of tracks per class (default false: a class change keeps the id).
+    pub per_class: Option<bool>,
+    /// Track only these labels (default: all).
+    pub classes: Option<Vec<String>>,
+    pub high_score: Option<f32>,
+    pub low_score: Option<f32>,
+    pub new_track_score: Option<f32>,
+    pub match_iou: Option<f32>,
+    pub low_match_iou: Option<f32>,
+    pub tentative_match_iou: Option<f32>,
+    pub confirm_s: Option<f64>,
+    pub max_lost_s: Option<f64>,
 }
 
 /// `type: segment`: run a segmentation model on every frame.
@@ -288,6 +317,15 @@ pub enum RawSink {
     Video(VideoSink),
     Jsonl(JsonlSink),
     Mask(MaskSink),
+    Mot(MotSink),
+}
+
+/// `type: mot`: the tracks as MOTChallenge text, `frame,id,x,y,w,h,score,-1,-1,-1` (frames
+/// 1-based), one line per tracked detection; needs a `track` stage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MotSink {
+    pub path: String,
 }
 
 /// `type: mask`: every `every`-th frame, each segmentation head's class map as an indexed PNG
@@ -308,6 +346,8 @@ pub struct VideoSink {
     pub speed_preset: Option<String>,
     /// x264 bitrate in kbit/s (default 4000).
     pub bitrate_kbps: Option<u32>,
+    /// Seconds of motion drawn behind each tracked object (default 1; 0: no trails).
+    pub trail_s: Option<f64>,
 }
 
 /// `type: jsonl`: one JSON object per frame, flushed line by line.

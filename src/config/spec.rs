@@ -37,6 +37,8 @@ pub struct PipelineSpec {
     pub source: SourceSpec,
     pub models: BTreeMap<String, ModelSpec>,
     pub stages: Vec<StageSpec>,
+    /// The tracking stage, after every model stage (and their join).
+    pub track: Option<crate::track::TrackOptions>,
     pub sinks: Vec<SinkSpec>,
     pub edges: EdgesSpec,
 }
@@ -103,25 +105,19 @@ impl PipelineSpec {
         if self.stages.len() > 1 {
             names.push("join".into());
         }
-        names.extend(
-            self.sinks
-                .iter()
-                .filter(|s| matches!(s, SinkSpec::Jsonl { .. }))
-                .map(|_| "jsonl".to_string()),
-        );
-        names.extend(
-            self.sinks
-                .iter()
-                .filter(|s| matches!(s, SinkSpec::Mask { .. }))
-                .map(|_| "mask".to_string()),
-        );
-        names.extend(
-            self.sinks
-                .iter()
-                .filter(|s| matches!(s, SinkSpec::Video { .. }))
-                .map(|_| "video".to_string()),
-        );
+        if self.track.is_some() {
+            names.push("track".into());
+        }
+        names.extend(self.sinks_in_order().map(|s| s.kind().to_string()));
         names
+    }
+
+    /// The sinks in the order frames visit them: the video sink, which consumes the frame,
+    /// last.
+    pub fn sinks_in_order(&self) -> impl Iterator<Item = &SinkSpec> {
+        ["jsonl", "mask", "mot", "video"]
+            .into_iter()
+            .flat_map(|k| self.sinks.iter().filter(move |s| s.kind() == k))
     }
 }
 
@@ -240,6 +236,8 @@ pub enum SinkSpec {
         path: PathBuf,
         speed_preset: String,
         bitrate_kbps: u32,
+        /// Seconds of trail behind tracked objects (0: none).
+        trail_s: f64,
     },
     Jsonl {
         path: PathBuf,
@@ -249,6 +247,10 @@ pub enum SinkSpec {
         path: PathBuf,
         every: u64,
     },
+    /// Tracks as MOTChallenge text.
+    Mot {
+        path: PathBuf,
+    },
 }
 
 impl SinkSpec {
@@ -256,7 +258,18 @@ impl SinkSpec {
         match self {
             SinkSpec::Video { path, .. }
             | SinkSpec::Jsonl { path }
-            | SinkSpec::Mask { path, .. } => path,
+            | SinkSpec::Mask { path, .. }
+            | SinkSpec::Mot { path } => path,
+        }
+    }
+
+    /// The `type:` of the sink, also its stage name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkSpec::Video { .. } => "video",
+            SinkSpec::Jsonl { .. } => "jsonl",
+            SinkSpec::Mask { .. } => "mask",
+            SinkSpec::Mot { .. } => "mot",
         }
     }
 }

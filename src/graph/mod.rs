@@ -131,34 +131,43 @@ impl Prepared {
             stage: stage.into(),
             source: Box::new(StageError::Sink(e)),
         };
-        for s in spec
-            .sinks
-            .iter()
-            .filter(|s| matches!(s, SinkSpec::Jsonl { .. }))
-        {
-            stage_list.push(Box::new(
-                stages::Jsonl::new(s.path(), &spec.name).map_err(|e| sink_err("jsonl", e))?,
-            ));
+        if let Some(opts) = &spec.track {
+            stage_list.push(Box::new(stages::Track::new(
+                opts.clone(),
+                &metrics,
+                &spec.name,
+                &spec.source.stream,
+            )));
         }
-        for s in &spec.sinks {
-            if let SinkSpec::Mask { path, every } = s {
-                stage_list.push(Box::new(
-                    stages::Mask::new(path, *every).map_err(|e| sink_err("mask", e))?,
-                ));
-            }
-        }
-        for s in &spec.sinks {
-            if let SinkSpec::Video {
-                path,
-                speed_preset,
-                bitrate_kbps,
-            } = s
-            {
-                stage_list.push(Box::new(
-                    stages::Video::new(path, speed_preset, *bitrate_kbps, spec.support_priority)
-                        .map_err(|e| sink_err("video", e))?,
-                ));
-            }
+        for s in spec.sinks_in_order() {
+            let kind = s.kind();
+            let stage: Box<dyn Stage> = match s {
+                SinkSpec::Jsonl { path } => {
+                    Box::new(stages::Jsonl::new(path, &spec.name).map_err(|e| sink_err(kind, e))?)
+                }
+                SinkSpec::Mask { path, every } => {
+                    Box::new(stages::Mask::new(path, *every).map_err(|e| sink_err(kind, e))?)
+                }
+                SinkSpec::Mot { path } => {
+                    Box::new(stages::Mot::new(path).map_err(|e| sink_err(kind, e))?)
+                }
+                SinkSpec::Video {
+                    path,
+                    speed_preset,
+                    bitrate_kbps,
+                    trail_s,
+                } => Box::new(
+                    stages::Video::new(
+                        path,
+                        speed_preset,
+                        *bitrate_kbps,
+                        *trail_s,
+                        spec.support_priority,
+                    )
+                    .map_err(|e| sink_err(kind, e))?,
+                ),
+            };
+            stage_list.push(stage);
         }
         Ok(Prepared {
             spec: spec.clone(),

@@ -7,9 +7,12 @@ use crate::model::{Detector, ModelError};
 use crate::pool::{Pool, Pooled};
 use crate::segment::{HeadStyle, SegMap, Segmenter, fractions};
 use crate::sink::SinkError;
+use crate::sink::annotate::Trails;
 use crate::sink::jsonl::JsonlSink;
 use crate::sink::mask::MaskSink;
+use crate::sink::mot::MotSink;
 use crate::sink::video::VideoSink;
+use crate::track::{StreamTrackers, TrackOptions};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -247,10 +250,72 @@ impl Stage for Mask {
     }
 }
 
+/// Tracks the frame's detections (ByteTrack or SORT, per stream), setting their `track_id`.
+pub struct Track {
+    trackers: StreamTrackers,
+    active: prometheus::IntGauge,
+    started: prometheus::IntCounter,
+}
+
+impl Track {
+    pub fn new(
+        opts: TrackOptions,
+        metrics: &crate::telemetry::Metrics,
+        pipeline: &str,
+        stream: &str,
+    ) -> Track {
+        let labels = [pipeline, stream];
+        Track {
+            trackers: StreamTrackers::new(opts),
+            active: metrics.tracks_active.with_label_values(&labels),
+            started: metrics.tracks_started.with_label_values(&labels),
+        }
+    }
+}
+
+impl Stage for Track {
+    fn name(&self) -> &str {
+        "track"
+    }
+    fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
+        let t = frame.time_s();
+        let s = self
+            .trackers
+            .update(&frame.stream, frame.seq, t, &mut frame.detections);
+        self.active.set(s.active as i64);
+        self.started.inc_by(s.started as u64);
+        Ok(Some(frame))
+    }
+}
+
+/// Writes tracked detections as MOTChallenge text.
+pub struct Mot {
+    sink: MotSink,
+}
+
+impl Mot {
+    pub fn new(path: &Path) -> Result<Mot, SinkError> {
+        Ok(Mot {
+            sink: MotSink::create(path)?,
+        })
+    }
+}
+
+impl Stage for Mot {
+    fn name(&self) -> &str {
+        "mot"
+    }
+    fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError> {
+        self.sink.write(&frame)?;
+        Ok(Some(frame))
+    }
+}
+
 /// Draws the results and encodes the frame; consumes it (its image becomes the encoder's buffer).
 pub struct Video {
     sink: VideoSink,
     label: String,
+    trails: Trails,
 }
 
 impl Video {
@@ -258,11 +323,13 @@ impl Video {
         path: &Path,
         preset: &str,
         bitrate_kbps: u32,
+        trail_s: f64,
         priority: SupportPriority,
     ) -> Result<Video, SinkError> {
         Ok(Video {
             sink: VideoSink::new(path, preset, bitrate_kbps, priority)?,
             label: String::with_capacity(64),
+            trails: Trails::new(trail_s),
         })
     }
 }
@@ -272,7 +339,8 @@ impl Stage for Video {
         "video"
     }
     fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
-        crate::sink::annotate::draw(&mut frame, &mut self.label).map_err(SinkError::from)?;
+        crate::sink::annotate::draw(&mut frame, &mut self.label, &mut self.trails)
+            .map_err(SinkError::from)?;
         self.sink.push(frame)?;
         Ok(None)
     }

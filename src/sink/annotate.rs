@@ -3,6 +3,61 @@
 use crate::frame::Frame;
 use opencv::core::{Mat, Point, Rect, Scalar};
 use opencv::imgproc;
+use std::collections::{HashMap, VecDeque};
+
+/// The recent path of each tracked object (its box's bottom centre), drawn behind it.
+pub struct Trails {
+    span_s: f64,
+    points: HashMap<u64, VecDeque<(f64, Point)>>,
+    last_t: f64,
+}
+
+impl Trails {
+    /// Trails `span_s` seconds long (0: none drawn).
+    pub fn new(span_s: f64) -> Trails {
+        Trails {
+            span_s,
+            points: HashMap::new(),
+            last_t: f64::NEG_INFINITY,
+        }
+    }
+
+    /// Adds the frame's tracked objects and forgets what is older than the span.
+    fn update(&mut self, frame: &Frame) {
+        if self.span_s <= 0.0 {
+            return;
+        }
+        let t = frame.time_s();
+        if t < self.last_t {
+            // The stream restarted: so did its tracks.
+            self.points.clear();
+        }
+        self.last_t = t;
+        for d in &frame.detections {
+            if let Some(id) = d.track_id {
+                let p = Point::new(((d.bbox[0] + d.bbox[2]) / 2.0) as i32, d.bbox[3] as i32);
+                self.points.entry(id).or_default().push_back((t, p));
+            }
+        }
+        let oldest = t - self.span_s;
+        self.points.retain(|_, q| {
+            while q.front().is_some_and(|&(pt, _)| pt < oldest) {
+                q.pop_front();
+            }
+            !q.is_empty()
+        });
+    }
+
+    fn draw(&self, mat: &mut Mat, thickness: i32) -> Result<(), opencv::Error> {
+        for (id, q) in &self.points {
+            let color = class_color(*id as u32);
+            for (a, b) in q.iter().zip(q.iter().skip(1)) {
+                imgproc::line(mat, a.1, b.1, color, thickness, imgproc::LINE_AA, 0)?;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// A distinct, stable colour per class (BGR).
 pub fn class_color(class_id: u32) -> Scalar {
@@ -22,8 +77,14 @@ pub fn class_color(class_id: u32) -> Scalar {
     Scalar::new(b, g, r, 0.0)
 }
 
-/// Paints the segmentation heads (in order), then draws every detection over them.
-pub fn draw(frame: &mut Frame, label_buf: &mut String) -> Result<(), opencv::Error> {
+/// Paints the segmentation heads (in order), then the tracks' trails, then every detection
+/// (with its track id, when it has one) over them.
+pub fn draw(
+    frame: &mut Frame,
+    label_buf: &mut String,
+    trails: &mut Trails,
+) -> Result<(), opencv::Error> {
+    trails.update(frame);
     let Some(image) = std::sync::Arc::get_mut(&mut frame.image) else {
         return Err(opencv::Error::new(
             opencv::core::StsError,
@@ -46,6 +107,7 @@ pub fn draw(frame: &mut Frame, label_buf: &mut String) -> Result<(), opencv::Err
     };
     let thickness = ((w.min(h) as f32 / 360.0).round() as i32).max(1);
     let font_scale = (w.min(h) as f64 / 900.0).max(0.4);
+    trails.draw(&mut mat, thickness)?;
     for d in &frame.detections {
         let color = class_color(d.class_id);
         let [x1, y1, x2, y2] = d.bbox.map(|v| v.round() as i32);
@@ -59,7 +121,10 @@ pub fn draw(frame: &mut Frame, label_buf: &mut String) -> Result<(), opencv::Err
         )?;
         label_buf.clear();
         use std::fmt::Write;
-        let _ = write!(label_buf, "{} {:.2}", d.label, d.score);
+        let _ = match d.track_id {
+            Some(id) => write!(label_buf, "{} #{id} {:.2}", d.label, d.score),
+            None => write!(label_buf, "{} {:.2}", d.label, d.score),
+        };
         let mut baseline = 0;
         let size = imgproc::get_text_size(
             label_buf,

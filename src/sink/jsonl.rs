@@ -14,6 +14,8 @@ struct DetectionRecord<'a> {
     label: &'a str,
     score: f32,
     bbox: [f32; 4],
+    /// The confirmed track, null when untracked.
+    track_id: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -103,6 +105,7 @@ impl JsonlSink {
                     label: &d.label,
                     score: d.score,
                     bbox: d.bbox,
+                    track_id: d.track_id,
                 })
                 .collect(),
             segmentation: Segmentation(&f.segmentation),

@@ -1,8 +1,9 @@
-//! Where results go: JSON Lines, class-map PNGs, annotated video.
+//! Where results go: JSON Lines, class-map PNGs, MOTChallenge tracks, annotated video.
 
 pub mod annotate;
 pub mod jsonl;
 pub mod mask;
+pub mod mot;
 pub mod video;
 
 #[derive(Debug, thiserror::Error)]

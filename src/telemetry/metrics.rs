@@ -25,6 +25,10 @@ pub struct Metrics {
     pub provider_fallbacks: IntCounterVec,
     /// Frames per inference call (pipeline, stream, stage).
     pub batch_size: HistogramVec,
+    /// Confirmed tracks matched in the latest frame (pipeline, stream).
+    pub tracks_active: IntGaugeVec,
+    /// Tracks confirmed, i.e. ids given (pipeline, stream).
+    pub tracks_started: IntCounterVec,
 }
 
 impl Metrics {
@@ -90,6 +94,16 @@ impl Metrics {
                 "perceptd_model_provider_fallbacks_total",
                 "Execution providers that failed to register, so the next one was tried.",
                 &["model", "provider"],
+            ),
+            tracks_active: gauge(
+                "perceptd_tracks_active",
+                "Confirmed tracks matched in the latest frame.",
+                &["pipeline", "stream"],
+            ),
+            tracks_started: counter(
+                "perceptd_tracks_started_total",
+                "Tracks confirmed (track ids given).",
+                &["pipeline", "stream"],
             ),
             batch_size: {
                 let h = HistogramVec::new(

@@ -127,3 +127,78 @@ fn wanted(classes: &Option<Vec<String>>, d: &Detection) -> bool {
         .as_ref()
         .is_none_or(|c| c.iter().any(|n| *n == *d.label))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(class_id: u32, label: &str, x: f32) -> Detection {
+        Detection {
+            class_id,
+            label: label.into(),
+            score: 0.9,
+            bbox: [x, 100.0, x + 40.0, 200.0],
+            track_id: None,
+        }
+    }
+
+    fn opts(per_class: bool, classes: Option<Vec<String>>) -> TrackOptions {
+        TrackOptions {
+            params: TrackerParams::bytetrack(),
+            per_class,
+            classes,
+        }
+    }
+
+    #[test]
+    fn streams_are_apart_and_a_restart_starts_clean_with_fresh_ids() {
+        let mut t = StreamTrackers::new(opts(false, None));
+        let (a, b): (Arc<str>, Arc<str>) = ("a".into(), "b".into());
+        for k in 0..5 {
+            let mut d = vec![det(0, "person", 100.0)];
+            t.update(&a, k, k as f64 * 0.1, &mut d);
+            assert_eq!(d[0].track_id, Some(1), "stream a, frame {k}");
+            let mut d = vec![det(0, "person", 500.0)];
+            t.update(&b, k, k as f64 * 0.1, &mut d);
+            assert_eq!(d[0].track_id, Some(1), "ids are per stream");
+        }
+        // Stream a restarts (frame numbers and clock back to 0): the same box is a new object.
+        let mut d = vec![det(0, "person", 100.0)];
+        let s = t.update(&a, 0, 0.0, &mut d);
+        assert!(s.restarted);
+        assert_eq!(
+            d[0].track_id,
+            Some(2),
+            "a new track, the id still unique in the output"
+        );
+        let s = t.update(&b, 5, 0.5, &mut [det(0, "person", 500.0)]);
+        assert!(!s.restarted && s.active == 1, "stream b untouched: {s:?}");
+    }
+
+    #[test]
+    fn class_filters_and_per_class_trackers() {
+        // Only persons tracked: the car keeps null.
+        let mut t = StreamTrackers::new(opts(false, Some(vec!["person".into()])));
+        let s: Arc<str> = "s".into();
+        let mut last = vec![];
+        for k in 0..3 {
+            last = vec![det(0, "person", 100.0), det(2, "car", 400.0)];
+            t.update(&s, k, k as f64 * 0.1, &mut last);
+        }
+        assert_eq!((last[0].track_id, last[1].track_id), (Some(1), None));
+        // Per class: a car on top of a person's box does not take over the person's track.
+        let mut t = StreamTrackers::new(opts(true, None));
+        let mut ids = vec![];
+        for k in 0..6 {
+            let mut d = if k < 3 {
+                vec![det(0, "person", 100.0)]
+            } else {
+                vec![det(2, "car", 100.0)]
+            };
+            t.update(&s, k, k as f64 * 0.1, &mut d);
+            ids.push(d[0].track_id);
+        }
+        assert_eq!(ids[2], Some(1));
+        assert!(ids[5].is_some() && ids[5] != Some(1), "{ids:?}");
+    }
+}

@@ -20,6 +20,8 @@ pub struct Noise {
     pub miss: f32,
     /// Mean false positives per frame.
     pub false_positives: f32,
+    /// Chance that a fully visible object scores low (below 0.5) in a frame.
+    pub low_score: f32,
     /// Partly hidden objects get low scores, mostly hidden ones are missed.
     pub occlusion: bool,
 }
@@ -29,13 +31,16 @@ impl Noise {
         jitter: 0.0,
         miss: 0.0,
         false_positives: 0.0,
+        low_score: 0.0,
         occlusion: false,
     };
-    /// A fair small-detector: 3 % box noise, 5 % misses, 0.3 false positives a frame.
+    /// A fair small detector: 3 % box noise, 5 % misses, 0.3 false positives a frame, 5 % of
+    /// visible objects at a low score.
     pub const TYPICAL: Noise = Noise {
         jitter: 0.03,
         miss: 0.05,
         false_positives: 0.3,
+        low_score: 0.05,
         occlusion: true,
     };
 }
@@ -263,7 +268,7 @@ pub fn generate(cfg: &SceneConfig) -> Vec<SynthFrame> {
             if visibility < MIN_VISIBILITY || r.f() < cfg.noise.miss {
                 continue;
             }
-            let score = if visibility < LOW_SCORE_VISIBILITY || r.f() < 0.05 {
+            let score = if visibility < LOW_SCORE_VISIBILITY || r.f() < cfg.noise.low_score {
                 r.range(0.15, 0.45)
             } else {
                 r.range(0.6, 0.95)

@@ -245,3 +245,67 @@ fn detector_settings_are_checked_together() {
     );
     assert_eq!(d.tensorrt.profile, None);
 }
+
+#[test]
+fn tracking_settings_are_checked_together() {
+    let m = fixtures().join("yolov8_tiny.onnx");
+    let head = format!(
+        "name: t\nsources: {{cam: {{type: test}}}}\nmodels: {{det: {{path: {}, format: yolov8}}}}\n",
+        m.display()
+    );
+    let errs_of =
+        |rest: &str| load_str(&format!("{head}{rest}"), Path::new("/"), &|_| None).unwrap_err();
+    let has = |errs: &[perceptd::config::ConfigError], key: &str, what: &str| {
+        errs.iter()
+            .any(|e| e.key == key && e.message.contains(what))
+    };
+    // Out of range, ByteTrack keys under SORT, no detector before it, a stage after it.
+    let errs = errs_of(
+        "stages:\n  - type: track\n    tracker: sort\n    low_score: 0.2\n    match_iou: 1.5\n    max_lost_s: 0\n    classes: []\n  - type: detect\n    model: det\n",
+    );
+    assert!(
+        has(&errs, "stages[0]", "put a `type: detect` stage before it"),
+        "{errs:#?}"
+    );
+    assert!(
+        has(&errs, "stages[0].low_score", "SORT has no such threshold"),
+        "{errs:#?}"
+    );
+    assert!(
+        has(&errs, "stages[0].match_iou", "out of range"),
+        "{errs:#?}"
+    );
+    assert!(
+        has(&errs, "stages[0].max_lost_s", "seconds above 0"),
+        "{errs:#?}"
+    );
+    assert!(has(&errs, "stages[0].classes", "is empty"), "{errs:#?}");
+    assert!(has(&errs, "stages[1]", "move it last"), "{errs:#?}");
+    assert_eq!(errs.len(), 6, "{errs:#?}");
+    // ByteTrack's score bands must be ordered; a MOT sink needs tracks.
+    let errs = errs_of(
+        "stages: [{type: detect, model: det}, {type: track, low_score: 0.7, high_score: 0.4}]\n",
+    );
+    assert!(
+        has(&errs, "stages[1].low_score", "above high_score"),
+        "{errs:#?}"
+    );
+    let errs =
+        errs_of("stages: [{type: detect, model: det}]\nsinks: [{type: mot, path: /tmp/t.txt}]\n");
+    assert!(has(&errs, "sinks[0]", "add `- type: track`"), "{errs:#?}");
+    // A valid one: defaults of the chosen tracker, overrides applied, stage named `track`.
+    let spec = load_str(
+        &format!("{head}stages: [{{type: detect, model: det}}, {{type: track, tracker: sort, max_lost_s: 2.5, per_class: true}}]\nsinks: [{{type: mot, path: /tmp/t.txt}}, {{type: jsonl, path: /tmp/t.jsonl}}]\nedges: {{into: {{track: {{capacity: 8}}}}}}\n"),
+        Path::new("/"),
+        &|_| None,
+    )
+    .unwrap();
+    let t = spec.track.as_ref().unwrap();
+    assert_eq!(t.params.algorithm, perceptd::track::Algorithm::Sort);
+    assert_eq!((t.params.match_iou, t.params.max_lost_s), (0.3, 2.5));
+    assert!(t.per_class && t.classes.is_none());
+    assert_eq!(
+        spec.stage_names(),
+        ["preprocess:det", "detect:det", "track", "jsonl", "mot"]
+    );
+}

@@ -5,6 +5,8 @@ mod common;
 mod config;
 mod decoders;
 mod errors;
+mod mot_eval;
 mod pipeline;
 mod segmentation;
 mod sources;
+mod tracking;
