@@ -101,7 +101,7 @@ impl StreamTrackers {
         for k in &self.keys {
             st.by_class
                 .entry(*k)
-                .or_insert_with(|| Tracker::new(self.opts.params.clone()));
+                .or_insert_with(|| Tracker::new(self.opts.params));
         }
         // Every tracker of the stream moves on, with or without detections of its class.
         for (key, tracker) in st.by_class.iter_mut() {

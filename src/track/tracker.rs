@@ -23,7 +23,7 @@ pub enum Algorithm {
 }
 
 /// A tracker's thresholds; times in seconds.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TrackerParams {
     pub algorithm: Algorithm,
     /// Detections at or above this score are matched first (SORT: the only ones used).
@@ -123,6 +123,8 @@ struct Scratch {
     low: Vec<usize>,
     rows: Vec<usize>,
     pairs: Vec<(usize, usize)>,
+    /// Per detection of the frame: matched already.
+    taken: Vec<bool>,
     assoc: Associator,
 }
 
@@ -187,6 +189,8 @@ impl Tracker {
         }
         self.started_now = 0;
         let mut s = std::mem::take(&mut self.scratch);
+        s.taken.clear();
+        s.taken.resize(dets.len(), false);
         match self.params.algorithm {
             Algorithm::ByteTrack => self.bytetrack(t, dets, subset, next_id, first_frame, &mut s),
             Algorithm::Sort => self.sort(t, dets, subset, next_id, &mut s),
@@ -218,7 +222,7 @@ impl Tracker {
         first_frame: bool,
         s: &mut Scratch,
     ) {
-        let p = self.params.clone();
+        let p = self.params;
         s.high.clear();
         s.low.clear();
         for &i in subset {
@@ -234,55 +238,23 @@ impl Tracker {
         s.rows.extend(
             (0..self.tracks.len()).filter(|&k| self.tracks[k].state != TrackState::Tentative),
         );
-        s.assoc.run(
-            &self.tracks,
-            &s.rows,
-            dets,
-            &s.high,
-            p.match_iou,
-            &mut s.pairs,
-        );
-        for &(k, i) in &s.pairs {
-            self.hit(k, t, &mut dets[i], next_id);
-        }
-        retain_unmatched(&mut s.high, &s.pairs);
+        self.round(s, Band::High, p.match_iou, t, dets, next_id);
         // 2. Low-score detections against the followed tracks still unmatched.
         s.rows.retain(|&k| {
             self.tracks[k].state == TrackState::Confirmed && self.tracks[k].last_seen < t
         });
-        s.assoc.run(
-            &self.tracks,
-            &s.rows,
-            dets,
-            &s.low,
-            p.low_match_iou,
-            &mut s.pairs,
-        );
-        for &(k, i) in &s.pairs {
-            self.hit(k, t, &mut dets[i], next_id);
-        }
+        self.round(s, Band::Low, p.low_match_iou, t, dets, next_id);
         // 3. Tentative tracks against the high-score detections left; unmatched, they go.
         s.rows.clear();
         s.rows.extend(
             (0..self.tracks.len()).filter(|&k| self.tracks[k].state == TrackState::Tentative),
         );
-        s.assoc.run(
-            &self.tracks,
-            &s.rows,
-            dets,
-            &s.high,
-            p.tentative_match_iou,
-            &mut s.pairs,
-        );
-        for &(k, i) in &s.pairs {
-            self.hit(k, t, &mut dets[i], next_id);
-        }
+        self.round(s, Band::High, p.tentative_match_iou, t, dets, next_id);
         for &k in &s.rows {
             if self.tracks[k].last_seen < t {
                 self.tracks[k].dead = true;
             }
         }
-        retain_unmatched(&mut s.high, &s.pairs);
         // 4. New tracks; on a stream's first frame they are confirmed at once (as ByteTrack).
         for &i in &s.high {
             if dets[i].score >= p.new_track_score {
@@ -299,7 +271,7 @@ impl Tracker {
         next_id: &mut u64,
         s: &mut Scratch,
     ) {
-        let p = self.params.clone();
+        let p = self.params;
         s.high.clear();
         s.high.extend(
             subset
@@ -309,21 +281,34 @@ impl Tracker {
         );
         s.rows.clear();
         s.rows.extend(0..self.tracks.len());
-        s.assoc.run(
-            &self.tracks,
-            &s.rows,
-            dets,
-            &s.high,
-            p.match_iou,
-            &mut s.pairs,
-        );
-        for &(k, i) in &s.pairs {
-            self.hit(k, t, &mut dets[i], next_id);
-        }
-        retain_unmatched(&mut s.high, &s.pairs);
+        self.round(s, Band::High, p.match_iou, t, dets, next_id);
         for &i in &s.high {
             self.start(t, &mut dets[i], false, next_id);
         }
+    }
+
+    /// One association: the tracks `s.rows` against the detections of `band` at IoU >=
+    /// `min_iou`. Matched tracks are updated; matched detections leave the band.
+    fn round(
+        &mut self,
+        s: &mut Scratch,
+        band: Band,
+        min_iou: f32,
+        t: f64,
+        dets: &mut [Detection],
+        next_id: &mut u64,
+    ) {
+        let cands = match band {
+            Band::High => &mut s.high,
+            Band::Low => &mut s.low,
+        };
+        s.assoc
+            .run(&self.tracks, &s.rows, dets, cands, min_iou, &mut s.pairs);
+        for &(k, i) in &s.pairs {
+            self.hit(k, t, &mut dets[i], next_id);
+            s.taken[i] = true;
+        }
+        cands.retain(|&i| !s.taken[i]);
     }
 
     /// Track `k` matched detection `d` at time `t`.
@@ -384,9 +369,11 @@ fn take_id(next_id: &mut u64) -> u64 {
     id
 }
 
-/// Keeps the detections of `dets` that no pair matched.
-fn retain_unmatched(dets: &mut Vec<usize>, pairs: &[(usize, usize)]) {
-    dets.retain(|i| !pairs.iter().any(|&(_, j)| j == *i));
+/// Which of a frame's detections an association round takes.
+#[derive(Clone, Copy)]
+enum Band {
+    High,
+    Low,
 }
 
 /// Intersection over union of two `[x1, y1, x2, y2]` boxes.
@@ -552,7 +539,7 @@ mod tests {
                     (t, d)
                 })
                 .collect();
-            let ids = run(p.clone(), &frames);
+            let ids = run(p, &frames);
             let last = ids[19][0].expect("tracked at the end");
             assert_eq!(
                 ids[9][0],
@@ -617,7 +604,7 @@ mod tests {
             let frames: Vec<(f64, Vec<Detection>)> = (0..12)
                 .map(|k| (1.0 + k as f64 / fps, vec![det(100.0, 0.9)]))
                 .collect();
-            let ids = run(p.clone(), &frames);
+            let ids = run(p, &frames);
             let first = ids.iter().position(|f| f[0].is_some()).unwrap();
             let waited = first as f64 / fps;
             assert!(

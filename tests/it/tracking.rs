@@ -84,7 +84,7 @@ fn bytetrack_and_sort_reach_their_measured_accuracy_on_synthetic_scenes() {
         for seed in SEEDS {
             let frames = generate(&scene(seed, fps));
             std::fs::write(gt_dir.join(format!("scene{seed}.txt")), gt_mot(&frames)).unwrap();
-            let tracked = track(&frames, &options(params.clone()));
+            let tracked = track(&frames, &options(params));
             std::fs::write(
                 pred_dir.join(format!("scene{seed}.txt")),
                 pred_mot(&frames, &tracked),
