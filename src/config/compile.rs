@@ -143,7 +143,7 @@ pub(super) fn compile(
         }
         cuda_libraries.push(dir);
     }
-    let source = sources(get("sources"), base, diag);
+    let source = sources(get("sources"), base, env, diag);
     let models = models(get("models"), base, diag);
     let stages = stages(get("stages"), &models, diag);
     let (stages, track) = match stages {
@@ -259,7 +259,12 @@ fn ort_library(
     }
 }
 
-fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<SourceSpec> {
+fn sources(
+    v: Option<&Value>,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    diag: &mut Diagnostics,
+) -> Option<SourceSpec> {
     let Some(Value::Mapping(map)) = v else {
         diag.error(
             "sources",
@@ -286,8 +291,9 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
                 "a stream id is letters, digits, `_` or `-` (it becomes a metric label)",
             );
         }
-        let raw = match tagged(v, &path, &["file", "image", "test", "launch"], diag) {
+        let raw = match tagged(v, &path, &["file", "image", "test", "launch", "rtsp"], diag) {
             Some(("file", rest)) => parse_component(&rest, &path, diag).map(RawSource::File),
+            Some(("rtsp", rest)) => parse_component(&rest, &path, diag).map(RawSource::Rtsp),
             Some(("image", rest)) => parse_component(&rest, &path, diag).map(RawSource::Image),
             Some(("test", rest)) => parse_component(&rest, &path, diag).map(RawSource::Test),
             Some((_, rest)) => parse_component(&rest, &path, diag).map(RawSource::Launch),
@@ -296,7 +302,15 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
         let Some(raw) = raw else {
             continue;
         };
+        let mut reconnect = None;
         let (kind, mode) = match raw {
+            RawSource::Rtsp(r) => {
+                reconnect = Some(reconnect_spec(&r, &path, diag));
+                match rtsp_spec(&r, &path, base, env, diag) {
+                    Some(k) => (SourceKind::Rtsp(k), r.mode.unwrap_or(SourceMode::Live)),
+                    None => continue,
+                }
+            }
             RawSource::File(FileSource { path: p, mode }) => {
                 let file = resolve(base, &p);
                 readable_file(&file, &format!("{path}.path"), "a video file", diag);
@@ -364,9 +378,178 @@ fn sources(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Sou
                 (SourceKind::Launch(launch), mode.unwrap_or(SourceMode::Live))
             }
         };
-        out = Some(SourceSpec { stream, kind, mode });
+        out = Some(SourceSpec {
+            stream,
+            kind,
+            mode,
+            reconnect,
+        });
     }
     out
+}
+
+/// Splits `rtsp://user:password@host/path` into the URL without credentials and the
+/// percent-decoded user and password. Errors never quote the credentials.
+pub(crate) fn split_rtsp_url(
+    url: &str,
+) -> Result<(String, Option<String>, Option<String>), String> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("is not a URL; write rtsp://host[:port]/path".into());
+    };
+    if !matches!(
+        scheme.to_ascii_lowercase().as_str(),
+        "rtsp" | "rtsps" | "rtspt"
+    ) {
+        return Err(format!(
+            "has scheme `{scheme}`; an RTSP source needs rtsp:// (or rtsps://, rtspt://)"
+        ));
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, authority),
+    };
+    if host.is_empty() || host.starts_with(':') {
+        return Err("has no host; write rtsp://host[:port]/path".into());
+    }
+    let (user, password) = match userinfo {
+        None => (None, None),
+        Some(u) => {
+            let (name, pw) = match u.split_once(':') {
+                Some((n, p)) => (n, Some(p)),
+                None => (u, None),
+            };
+            (Some(percent_decode(name)), pw.map(percent_decode))
+        }
+    };
+    Ok((format!("{scheme}://{host}{tail}"), user, password))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn rtsp_spec(
+    r: &RtspSource,
+    path: &str,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    diag: &mut Diagnostics,
+) -> Option<RtspSpec> {
+    // A bad URL is reported, and the other keys are still checked.
+    let (url, mut username, mut password) = match split_rtsp_url(&r.url) {
+        Ok(x) => x,
+        Err(why) => {
+            diag.error(
+                format!("{path}.url"),
+                format!("`{}` {why}", redact_url(&r.url)),
+            );
+            (String::new(), None, None)
+        }
+    };
+    if let Some(u) = &r.username {
+        username = Some(u.clone());
+    }
+    if r.password_env.is_some() && r.password_file.is_some() {
+        diag.error(
+            format!("{path}.password_file"),
+            "give the password one way: `password_env` or `password_file`, not both",
+        );
+    }
+    if let Some(var) = &r.password_env {
+        match env(var) {
+            Some(v) if !v.is_empty() => password = Some(v),
+            _ => diag.error(
+                format!("{path}.password_env"),
+                format!("environment variable `{var}` is not set (or empty); export it, or use `password_file`"),
+            ),
+        }
+    }
+    if let Some(f) = &r.password_file {
+        let file = resolve(base, f);
+        match std::fs::read_to_string(&file) {
+            Ok(v) => password = Some(v.trim_end_matches(['\n', '\r']).to_string()),
+            Err(e) => diag.error(
+                format!("{path}.password_file"),
+                format!("cannot read {}: {e}; give a readable file holding only the password (with systemd: LoadCredential= and %d/NAME)", file.display()),
+            ),
+        }
+    }
+    if password.is_some() && username.is_none() {
+        diag.error(
+            format!("{path}.username"),
+            "a password without a user name; put `user:password@` in the URL or set `username`",
+        );
+    }
+    if url.is_empty() {
+        return None;
+    }
+    Some(RtspSpec {
+        url,
+        username,
+        password: password.map(Secret),
+        transport: r.transport.unwrap_or(RtspTransport::Tcp),
+        latency_ms: r.latency_ms.unwrap_or(200),
+    })
+}
+
+/// `rtsp://***@host/...` for any URL with user information, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[end..]),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+fn reconnect_spec(r: &RtspSource, path: &str, diag: &mut Diagnostics) -> ReconnectSpec {
+    let mut secs = |key: &str, v: Option<f64>, default: f64| -> std::time::Duration {
+        let v = v.unwrap_or(default);
+        if !(v.is_finite() && v > 0.0 && v < 86_400.0) {
+            diag.error(
+                format!("{path}.{key}"),
+                format!("{v} is not a time; give seconds above 0"),
+            );
+            return std::time::Duration::from_secs_f64(default);
+        }
+        std::time::Duration::from_secs_f64(v)
+    };
+    let stall_timeout = secs("stall_timeout_s", r.stall_timeout_s, 5.0);
+    let min_delay = secs("reconnect_min_s", r.reconnect_min_s, 0.5);
+    let max_delay = secs("reconnect_max_s", r.reconnect_max_s, 4.0);
+    if max_delay < min_delay {
+        diag.error(
+            format!("{path}.reconnect_max_s"),
+            "is below reconnect_min_s; the delay grows from the minimum up to the maximum",
+        );
+    }
+    ReconnectSpec {
+        stall_timeout,
+        min_delay,
+        max_delay,
+    }
 }
 
 fn models(
@@ -1013,4 +1196,32 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
         out.push(sink);
     }
     ok.then_some(out)
+}
+
+#[cfg(test)]
+mod rtsp_url_tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_split_off_decoded_and_never_shown() {
+        let (url, u, p) = split_rtsp_url("rtsp://ad%40min:p%3Ass@cam.local:554/live?x=1").unwrap();
+        assert_eq!(url, "rtsp://cam.local:554/live?x=1");
+        assert_eq!(u.as_deref(), Some("ad@min"));
+        assert_eq!(p.as_deref(), Some("p:ss"));
+        let (url, u, p) = split_rtsp_url("rtsp://10.0.0.5/stream1").unwrap();
+        assert_eq!(
+            (url.as_str(), u, p),
+            ("rtsp://10.0.0.5/stream1", None, None)
+        );
+        assert_eq!(redact_url("rtsp://admin:hunter2@cam/x"), "rtsp://***@cam/x");
+        assert_eq!(
+            redact_url("rtsp://cam/x@y"),
+            "rtsp://cam/x@y",
+            "an @ in the path is not user information"
+        );
+        for bad in ["http://cam/x", "rtsp://", "cam/x", "rtsp://user:pw@/x"] {
+            let e = split_rtsp_url(bad).unwrap_err();
+            assert!(!e.contains("pw"), "{e}");
+        }
+    }
 }

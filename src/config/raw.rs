@@ -77,6 +77,41 @@ pub enum RawSource {
     Image(ImageSource),
     Test(TestSource),
     Launch(LaunchSource),
+    Rtsp(RtspSource),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RtspTransport {
+    Tcp,
+    Udp,
+}
+
+/// `type: rtsp`: an RTSP camera, supervised: reconnected after an error, an end of stream or a
+/// stall, with exponential backoff and jitter.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RtspSource {
+    /// `rtsp://[user:password@]host[:port]/path`; credentials in it are never logged.
+    pub url: String,
+    /// `tcp` (default: works through NAT and firewalls) or `udp`.
+    pub transport: Option<RtspTransport>,
+    /// Jitter-buffer latency in milliseconds (default 200).
+    pub latency_ms: Option<u32>,
+    /// User name (instead of the URL's).
+    pub username: Option<String>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File holding the password (for example a systemd credential).
+    pub password_file: Option<String>,
+    /// Seconds without a frame after which the stream counts as stalled (default 5).
+    pub stall_timeout_s: Option<f64>,
+    /// First reconnect delay in seconds (default 0.5); doubles up to `reconnect_max_s`.
+    pub reconnect_min_s: Option<f64>,
+    /// Longest reconnect delay in seconds (default 4: a camera that comes back is read again
+    /// within about 5 s).
+    pub reconnect_max_s: Option<f64>,
+    pub mode: Option<SourceMode>,
 }
 
 /// `type: file`: a video file (MP4, MKV, MOV; H.264 or H.265); audio is ignored.

@@ -49,6 +49,55 @@ pub struct SourceSpec {
     pub stream: String,
     pub kind: SourceKind,
     pub mode: SourceMode,
+    /// Supervised sources (RTSP) reconnect after an error, an end of stream or a stall.
+    pub reconnect: Option<ReconnectSpec>,
+}
+
+/// When and how fast a supervised source reconnects.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReconnectSpec {
+    /// No frame for this long is a stall.
+    pub stall_timeout: std::time::Duration,
+    /// First delay; doubles after each failed try (with +-25 % jitter) up to `max_delay`.
+    pub min_delay: std::time::Duration,
+    pub max_delay: std::time::Duration,
+}
+
+/// A password: never printed (`Debug` shows `***`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+pub use super::raw::RtspTransport;
+
+/// An RTSP source: the URL without its credentials, which are kept apart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RtspSpec {
+    /// `rtsp://host[:port]/path`, no user information.
+    pub url: String,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub transport: RtspTransport,
+    pub latency_ms: u32,
+}
+
+impl RtspSpec {
+    /// The URL as logs and errors show it: `rtsp://***@host/path` when it has credentials.
+    pub fn redacted(&self) -> String {
+        if self.username.is_some() || self.password.is_some() {
+            match self.url.split_once("://") {
+                Some((scheme, rest)) => format!("{scheme}://***@{rest}"),
+                None => format!("***@{}", self.url),
+            }
+        } else {
+            self.url.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +117,7 @@ pub enum SourceKind {
         fps: u32,
     },
     Launch(String),
+    Rtsp(RtspSpec),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use crate::config::{PipelineSpec, SinkSpec, StageSpec};
 use crate::frame::Frame;
 use crate::model::{Detector, ModelError};
 use crate::segment::Segmenter;
-use crate::source::{Source, SourceError};
+use crate::source::{Input, SourceError, SourceHealth};
 use crate::telemetry::Metrics;
 use edge::{EdgeRx, EdgeTx};
 use std::sync::Arc;
@@ -78,7 +78,7 @@ pub struct Prepared {
     spec: PipelineSpec,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
-    source: Source,
+    source: Input,
     /// Per model stage: its preprocessing and inference stages.
     branches: Vec<Vec<Box<dyn Stage>>>,
     /// The sinks, in order.
@@ -125,7 +125,8 @@ impl Prepared {
         }
         // The source opens before any sink truncates its file: a source that cannot start
         // leaves the previous run's results in place.
-        let source = Source::open(&spec.source, stop.clone(), spec.support_priority)?;
+        let health = SourceHealth::new(&metrics, &spec.name, &spec.source.stream);
+        let source = Input::open(&spec.source, stop.clone(), spec.support_priority, health)?;
         let mut stage_list: Vec<Box<dyn Stage>> = vec![];
         let sink_err = |stage: &str, e: crate::sink::SinkError| PipelineError::Stage {
             stage: stage.into(),
@@ -353,7 +354,7 @@ impl Wiring {
     /// in order, is never waiting for a frame stuck behind a full branch).
     fn spawn_source(
         &self,
-        mut source: Source,
+        mut source: Input,
         main: Option<EdgeTx<Frame>>,
         branches: Vec<EdgeTx<Frame>>,
         stop: Arc<AtomicBool>,

@@ -1,7 +1,12 @@
 //! GStreamer sources ending in an `appsink` that hands out packed BGR frames.
 //!
 //! file: `filesrc ! decodebin` (video pad only; audio is left unlinked and ignored);
-//! test: `videotestsrc`; launch: any fragment that ends in raw video.
+//! test: `videotestsrc`; launch: any fragment that ends in raw video; rtsp: `rtspsrc`, its
+//! video stream only, credentials set as properties (never in the launch line), supervised by
+//! [`supervise::Supervised`], which reconnects it.
+
+pub mod supervise;
+pub use supervise::{Input, SourceHealth};
 
 use crate::config::{SourceKind, SourceSpec, SupportPriority};
 use crate::frame::Frame;
@@ -69,7 +74,27 @@ pub fn launch_line(kind: &SourceKind) -> String {
                 .unwrap_or_default()
         ),
         SourceKind::Launch(l) => format!("{l} ! queue max-size-buffers=4 ! videoconvert"),
+        SourceKind::Rtsp(r) => format!(
+            "rtspsrc name=perceptd_rtsp location={} protocols={} latency={} ! application/x-rtp,media=video ! decodebin name=perceptd_dec ! queue max-size-buffers=4 ! videoconvert",
+            quote(&r.url),
+            match r.transport {
+                crate::config::RtspTransport::Tcp => "tcp",
+                crate::config::RtspTransport::Udp => "udp",
+            },
+            r.latency_ms
+        ),
     }
+}
+
+/// What one pull from a source gave.
+// Frames move by value through the whole pipeline; boxing one here would allocate per frame.
+#[allow(clippy::large_enum_variant)]
+pub enum Pull {
+    Frame(Frame),
+    /// End of stream.
+    Eos,
+    /// Nothing within the wait.
+    Idle,
 }
 
 /// A running source. `next()` blocks for the next frame; `None` at end of stream.
@@ -108,6 +133,16 @@ impl Source {
             .by_name("perceptd_sink")
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
             .ok_or_else(|| build_err("no appsink".into()))?;
+        if let SourceKind::Rtsp(r) = &spec.kind
+            && let Some(rtsp) = pipeline.by_name("perceptd_rtsp")
+        {
+            if let Some(u) = &r.username {
+                rtsp.set_property("user-id", u);
+            }
+            if let Some(p) = &r.password {
+                rtsp.set_property("user-pw", &p.0);
+            }
+        }
         let src = Source {
             stream: spec.stream.as_str().into(),
             pipeline,
@@ -168,21 +203,37 @@ impl Source {
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(None);
             }
-            match self
-                .sink
-                .try_pull_sample(gst::ClockTime::from_mseconds(100))
-            {
-                Some(sample) => return self.make_frame(&sample).map(Some),
-                None => {
-                    if let Some(e) = self.bus_error() {
-                        return Err(e);
-                    }
-                    if self.sink.is_eos() {
-                        return Ok(None);
-                    }
-                }
+            match self.pull(Duration::from_millis(100))? {
+                Pull::Frame(f) => return Ok(Some(f)),
+                Pull::Eos => return Ok(None),
+                Pull::Idle => {}
             }
         }
+    }
+
+    /// Waits up to `wait` for a frame.
+    pub fn pull(&mut self, wait: Duration) -> Result<Pull, SourceError> {
+        match self
+            .sink
+            .try_pull_sample(gst::ClockTime::from_nseconds(wait.as_nanos() as u64))
+        {
+            Some(sample) => self.make_frame(&sample).map(Pull::Frame),
+            None => {
+                if let Some(e) = self.bus_error() {
+                    return Err(e);
+                }
+                Ok(if self.sink.is_eos() {
+                    Pull::Eos
+                } else {
+                    Pull::Idle
+                })
+            }
+        }
+    }
+
+    /// Numbers the next frame `seq` (a reconnected source goes on counting).
+    pub fn continue_from(&mut self, seq: u64) {
+        self.seq = seq;
     }
 
     fn make_frame(&mut self, sample: &gst::Sample) -> Result<Frame, SourceError> {

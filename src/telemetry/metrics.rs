@@ -1,6 +1,8 @@
 //! Every metric perceptd exports, registered once in its own registry.
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 
 /// 0.5 ms to about 2 s, doubling: resolves both a 1 ms resize and a 1 s CPU inference.
 pub const LATENCY_BUCKETS: &[f64] = &[
@@ -29,6 +31,12 @@ pub struct Metrics {
     pub tracks_active: IntGaugeVec,
     /// Tracks confirmed, i.e. ids given (pipeline, stream).
     pub tracks_started: IntCounterVec,
+    /// 1 while a source delivers frames (pipeline, source).
+    pub source_up: IntGaugeVec,
+    /// Times a supervised source came back after a loss (pipeline, source).
+    pub source_reconnects: IntCounterVec,
+    /// Seconds since the source's last frame (pipeline, source).
+    pub source_last_frame_age: GaugeVec,
 }
 
 impl Metrics {
@@ -105,6 +113,30 @@ impl Metrics {
                 "Tracks confirmed (track ids given).",
                 &["pipeline", "stream"],
             ),
+            source_up: gauge(
+                "perceptd_source_up",
+                "1 while the source delivers frames, 0 while it is down or reconnecting.",
+                &["pipeline", "source"],
+            ),
+            source_reconnects: counter(
+                "perceptd_source_reconnects_total",
+                "Times a supervised source delivered frames again after a loss.",
+                &["pipeline", "source"],
+            ),
+            source_last_frame_age: {
+                let g = GaugeVec::new(
+                    Opts::new(
+                        "perceptd_source_last_frame_age_seconds",
+                        "Seconds since the source's last frame.",
+                    ),
+                    &["pipeline", "source"],
+                )
+                .expect("valid gauge");
+                registry
+                    .register(Box::new(g.clone()))
+                    .expect("unique metric");
+                g
+            },
             batch_size: {
                 let h = HistogramVec::new(
                     HistogramOpts::new(

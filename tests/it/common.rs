@@ -101,6 +101,7 @@ pub fn metric(page: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 /// Decodes a video file with perceptd's own file source and counts its frames.
 pub fn count_frames(path: &Path) -> u64 {
     let spec = SourceSpec {
+        reconnect: None,
         stream: "count".into(),
         kind: SourceKind::File(path.into()),
         mode: SourceMode::Replay,

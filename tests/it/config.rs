@@ -309,3 +309,58 @@ fn tracking_settings_are_checked_together() {
         ["preprocess:det", "detect:det", "track", "jsonl", "mot"]
     );
 }
+
+#[test]
+fn rtsp_sources_take_credentials_from_the_url_an_env_var_or_a_file_and_never_show_them() {
+    let dir = tempdir("rtsp-config");
+    std::fs::write(dir.join("pw"), "from-file\n").unwrap();
+    let load = |src: &str| {
+        load_str(
+            &format!("name: t\nsources:\n  cam:\n    type: rtsp\n{src}"),
+            &dir,
+            &|k| (k == "CAM_PW").then(|| "from-env".to_string()),
+        )
+    };
+    let rtsp = |spec: &perceptd::config::PipelineSpec| match &spec.source.kind {
+        SourceKind::Rtsp(r) => r.clone(),
+        k => panic!("{k:?}"),
+    };
+    let s = load("    url: rtsp://op:from-url@cam:8554/a\n").unwrap();
+    let r = rtsp(&s);
+    assert_eq!(r.url, "rtsp://cam:8554/a");
+    assert_eq!(r.password.as_ref().unwrap().0, "from-url");
+    assert_eq!(r.redacted(), "rtsp://***@cam:8554/a");
+    assert!(
+        !format!("{s:?}").contains("from-url"),
+        "Debug of the spec hides it"
+    );
+    assert_eq!(
+        s.source.mode,
+        perceptd::config::SourceMode::Live,
+        "RTSP is live by default"
+    );
+    let rc = s.source.reconnect.unwrap();
+    assert_eq!(rc.stall_timeout, std::time::Duration::from_secs(5));
+    let s = load("    url: rtsp://cam/a\n    username: op\n    password_env: CAM_PW\n").unwrap();
+    assert_eq!(rtsp(&s).password.unwrap().0, "from-env");
+    let s = load(
+        "    url: rtsp://cam/a\n    username: op\n    password_file: pw\n    transport: udp\n",
+    )
+    .unwrap();
+    let r = rtsp(&s);
+    assert_eq!(r.password.unwrap().0, "from-file");
+    assert_eq!(r.transport, perceptd::config::RtspTransport::Udp);
+    // Errors name the key and never quote the password.
+    let errs = load("    url: http://op:hunter2@cam/a\n    password_env: NOPE\n    reconnect_min_s: 5\n    reconnect_max_s: 1\n").unwrap_err();
+    let text = format!("{errs:?}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("sources.cam.url") && text.contains("http://***@cam/a"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sources.cam.password_env") && text.contains("NOPE"),
+        "{text}"
+    );
+    assert!(text.contains("sources.cam.reconnect_max_s"), "{text}");
+}

@@ -7,6 +7,7 @@ mod decoders;
 mod errors;
 mod mot_eval;
 mod pipeline;
+mod rtsp;
 mod segmentation;
 mod sources;
 mod tracking;

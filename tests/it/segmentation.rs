@@ -242,6 +242,7 @@ fn detection_and_segmentation_in_parallel_branches_joined_by_frame() {
     // the left edge of its first box has the box colour (x264 keeps colours only roughly).
     let mut src = perceptd::source::Source::open(
         &perceptd::config::SourceSpec {
+            reconnect: None,
             stream: "check".into(),
             kind: perceptd::config::SourceKind::File(dir.join("out.mp4")),
             mode: perceptd::config::SourceMode::Replay,

@@ -11,6 +11,7 @@ use std::sync::atomic::AtomicBool;
 fn open(kind: SourceKind) -> Source {
     Source::open(
         &SourceSpec {
+            reconnect: None,
             stream: "t".into(),
             kind,
             mode: SourceMode::Replay,
@@ -126,6 +127,7 @@ fn the_video_sink_encodes_odd_sizes() {
     let o = perceptd().arg("run").arg(&file).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let spec = SourceSpec {
+        reconnect: None,
         stream: "o".into(),
         kind: SourceKind::File(dir.join("o.mp4")),
         mode: SourceMode::Replay,
@@ -190,6 +192,7 @@ fn a_file_that_is_not_an_image_fails_with_the_element() {
     std::fs::write(&bad, b"not a jpeg at all").unwrap();
     let r = Source::open(
         &SourceSpec {
+            reconnect: None,
             stream: "t".into(),
             kind: SourceKind::Image {
                 path: bad,

@@ -1,0 +1,335 @@
+//! RTSP sources against a real RTSP server (gst-rtsp-server) on 127.0.0.1: reconnection while
+//! the server flaps, a source that never connects, and credentials that never leak.
+
+use crate::common::{free_addr, http_get, metric, perceptd, tempdir};
+use gstreamer as gst;
+use gstreamer::glib;
+use gstreamer_rtsp_server as rtsp;
+use gstreamer_rtsp_server::prelude::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// A live H.264 test pattern served at `rtsp://127.0.0.1:<port>/cam`, which can be stopped
+/// (every client dropped, the port closed) and started again on the same port.
+pub struct RtspServer {
+    pub port: u16,
+    running: Option<Running>,
+}
+
+struct Running {
+    server: rtsp::RTSPServer,
+    ctx: glib::MainContext,
+    source: glib::SourceId,
+    main_loop: glib::MainLoop,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl RtspServer {
+    pub fn start(port: u16) -> RtspServer {
+        let mut s = RtspServer {
+            port,
+            running: None,
+        };
+        s.resume();
+        s
+    }
+
+    pub fn url(&self) -> String {
+        format!("rtsp://127.0.0.1:{}/cam", self.port)
+    }
+
+    pub fn resume(&mut self) {
+        assert!(self.running.is_none());
+        gst::init().unwrap();
+        let server = rtsp::RTSPServer::new();
+        server.set_address("127.0.0.1");
+        server.set_service(&self.port.to_string());
+        let factory = rtsp::RTSPMediaFactory::new();
+        factory.set_launch(
+            "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=15/1 ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15 ! rtph264pay name=pay0 pt=96 )",
+        );
+        factory.set_shared(true);
+        server.mount_points().unwrap().add_factory("/cam", factory);
+        let ctx = glib::MainContext::new();
+        // The port may still be held for a moment by the previous server.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let source = loop {
+            match server.attach(Some(&ctx)) {
+                Ok(id) => break id,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("RTSP server cannot listen on {}: {e}", self.port),
+            }
+        };
+        let main_loop = glib::MainLoop::new(Some(&ctx), false);
+        let thread = {
+            let (ctx, l) = (ctx.clone(), main_loop.clone());
+            std::thread::spawn(move || {
+                ctx.with_thread_default(|| l.run()).unwrap();
+            })
+        };
+        self.running = Some(Running {
+            server,
+            ctx,
+            source,
+            main_loop,
+            thread,
+        });
+    }
+
+    /// Drops every client and closes the port.
+    pub fn stop(&mut self) {
+        let Some(r) = self.running.take() else {
+            return;
+        };
+        r.server
+            .client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+        // The listening socket's source lives in the server's own context.
+        if let Some(src) = r.ctx.find_source_by_id(&r.source) {
+            src.destroy();
+        }
+        r.main_loop.quit();
+        r.thread.join().unwrap();
+        if let Some(pool) = r.server.session_pool() {
+            pool.cleanup();
+        }
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn yaml(name: &str, url: &str, out: &std::path::Path, extra: &str) -> String {
+    format!(
+        "name: {name}\nruntime: {{metrics_addr: \"off\"}}\nsources:\n  cam:\n    type: rtsp\n    url: {url}\n    latency_ms: 50\n    stall_timeout_s: 2\n{extra}sinks:\n  - type: jsonl\n    path: {}\n",
+        out.display()
+    )
+}
+
+/// Runs a pipeline on its own thread until `stop` is set.
+fn spawn(
+    yaml: String,
+    dir: std::path::PathBuf,
+    metrics: Arc<perceptd::telemetry::Metrics>,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<perceptd::graph::RunReport> {
+    std::thread::spawn(move || {
+        let spec = perceptd::config::load_str(&yaml, &dir, &|_| None).unwrap();
+        perceptd::graph::Prepared::new(&spec, metrics, stop)
+            .unwrap()
+            .run()
+            .unwrap()
+    })
+}
+
+fn frames(m: &perceptd::telemetry::Metrics, pipeline: &str) -> f64 {
+    metric(
+        &m.render(),
+        "perceptd_frames_total",
+        &[("pipeline", pipeline), ("stage", "jsonl")],
+    )
+    .unwrap_or(0.0)
+}
+
+fn source_metric(m: &perceptd::telemetry::Metrics, name: &str, pipeline: &str) -> f64 {
+    metric(
+        &m.render(),
+        name,
+        &[("pipeline", pipeline), ("source", "cam")],
+    )
+    .unwrap_or(-1.0)
+}
+
+/// Waits until `f` holds, up to `limit`; how long it took.
+fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if f() {
+            return Some(t0.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn a_flapping_rtsp_server_is_reconnected_while_another_stream_keeps_flowing() {
+    let dir = tempdir("rtsp-flap");
+    let mut flapping = RtspServer::start(free_addr().port());
+    let steady = RtspServer::start(free_addr().port());
+    let metrics = Arc::new(perceptd::telemetry::Metrics::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    // Two pipelines in one process, one per server.
+    let extra = "    reconnect_min_s: 0.25\n    reconnect_max_s: 2\n";
+    let a = spawn(
+        yaml("flap", &flapping.url(), &dir.join("flap.jsonl"), extra),
+        dir.clone(),
+        metrics.clone(),
+        stop.clone(),
+    );
+    let b = spawn(
+        yaml("steady", &steady.url(), &dir.join("steady.jsonl"), extra),
+        dir.clone(),
+        metrics.clone(),
+        stop.clone(),
+    );
+    let m = &metrics;
+    assert!(
+        wait_for(Duration::from_secs(20), || frames(m, "flap") > 10.0
+            && frames(m, "steady") > 10.0)
+        .is_some(),
+        "both streams start: {} and {} frames",
+        frames(m, "flap"),
+        frames(m, "steady")
+    );
+    assert_eq!(source_metric(m, "perceptd_source_up", "flap"), 1.0);
+    for round in 1..=3 {
+        flapping.stop();
+        let down = wait_for(Duration::from_secs(5), || {
+            source_metric(m, "perceptd_source_up", "flap") == 0.0
+        });
+        assert!(down.is_some(), "round {round}: the loss is seen");
+        let steady_before = frames(m, "steady");
+        std::thread::sleep(Duration::from_secs(2));
+        let age = source_metric(m, "perceptd_source_last_frame_age_seconds", "flap");
+        assert!(
+            age >= 1.5,
+            "round {round}: frame age {age} s during the outage"
+        );
+        assert!(
+            frames(m, "steady") > steady_before + 10.0,
+            "round {round}: the other stream keeps flowing ({steady_before} -> {})",
+            frames(m, "steady")
+        );
+        let before = frames(m, "flap");
+        flapping.resume();
+        let back = wait_for(Duration::from_secs(10), || frames(m, "flap") > before + 3.0);
+        eprintln!("round {round}: frames again {back:?} after the server's return");
+        let back = back.expect("the stream resumes");
+        assert!(
+            back < Duration::from_secs(5),
+            "round {round}: resumed after {back:?}"
+        );
+        assert_eq!(
+            source_metric(m, "perceptd_source_reconnects_total", "flap"),
+            round as f64
+        );
+        assert_eq!(source_metric(m, "perceptd_source_up", "flap"), 1.0);
+    }
+    assert_eq!(
+        source_metric(m, "perceptd_source_reconnects_total", "steady"),
+        0.0
+    );
+    stop.store(true, Ordering::Relaxed);
+    let (ra, rb) = (a.join().unwrap(), b.join().unwrap());
+    assert_eq!(
+        ra.frames as f64,
+        frames(m, "flap"),
+        "every frame read reached the sink"
+    );
+    assert!(rb.frames > ra.frames, "{} {}", ra.frames, rb.frames);
+    // Frame numbers go on counting across reconnections: the JSONL has no repeats.
+    let recs = crate::common::read_jsonl(&dir.join("flap.jsonl"));
+    let nums: Vec<u64> = recs.iter().map(|r| r["frame"].as_u64().unwrap()).collect();
+    assert!(
+        nums.windows(2).all(|w| w[1] > w[0]),
+        "frame numbers increase"
+    );
+}
+
+/// Runs `perceptd run` on `yaml` for `secs` seconds, scraping /metrics at the end; then
+/// SIGTERM. Exit status, stderr and the last scrape.
+fn run_cli(yaml: &str, dir: &std::path::Path, secs: u64) -> (i32, String, String) {
+    let file = dir.join("p.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    let addr = free_addr();
+    let child = perceptd()
+        .env("RUST_LOG", "info")
+        .args(["run", "--metrics-addr", &addr.to_string()])
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(secs));
+    let mut child = child;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the pipeline stays up while its source is down"
+    );
+    let page = http_get(addr, "/metrics").expect("/metrics answers");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        page,
+    )
+}
+
+#[test]
+fn a_source_that_never_connects_is_retried_and_reported_down_and_no_password_leaks() {
+    const PASSWORD: &str = "s3cr3t-Pw0rd";
+    let dir = tempdir("rtsp-never");
+    // Nothing listens on this port.
+    let port = free_addr().port();
+    let y = yaml(
+        "never",
+        &format!("rtsp://viewer:{PASSWORD}@127.0.0.1:{port}/cam"),
+        &dir.join("out.jsonl"),
+        "    reconnect_min_s: 0.2\n    reconnect_max_s: 1\n",
+    );
+    let (code, log, page) = run_cli(&y, &dir, 4);
+    assert_eq!(code, 0, "a stop ends the run cleanly: {log}");
+    assert_eq!(
+        metric(&page, "perceptd_source_up", &[("source", "cam")]),
+        Some(0.0)
+    );
+    let tries = log.matches("source lost; reconnecting").count();
+    assert!(tries >= 3, "retried: {tries} times in 4 s\n{log}");
+    assert!(
+        log.contains("rtsp://***@127.0.0.1"),
+        "the URL is shown redacted\n{log}"
+    );
+    assert!(
+        !log.contains(PASSWORD) && !page.contains(PASSWORD),
+        "password leaked"
+    );
+
+    // The same credentials against a live server: frames flow, and still no password anywhere.
+    let server = RtspServer::start(free_addr().port());
+    let url = server
+        .url()
+        .replace("rtsp://", &format!("rtsp://viewer:{PASSWORD}@"));
+    let y = yaml("live", &url, &dir.join("live.jsonl"), "");
+    let (code, log, page) = run_cli(&y, &dir, 4);
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        metric(&page, "perceptd_frames_total", &[("stage", "jsonl")]).unwrap_or(0.0) > 10.0,
+        "frames flowed\n{log}"
+    );
+    assert!(
+        !log.contains(PASSWORD) && !page.contains(PASSWORD),
+        "password leaked"
+    );
+    let check = perceptd()
+        .arg("check")
+        .arg(dir.join("p.yaml"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&check.stdout).to_string()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(check.status.success(), "{text}");
+    assert!(
+        !text.contains(PASSWORD),
+        "check output leaked the password: {text}"
+    );
+}
