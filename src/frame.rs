@@ -27,6 +27,9 @@ pub struct Frame {
     pub stream: Arc<str>,
     /// 0-based sequence number within the stream.
     pub seq: u64,
+    /// Position in the pipeline's one ordered flow of frames (all streams together), given
+    /// where the frames are fanned out to the model branches; the join pairs results by it.
+    pub order: u64,
     /// Presentation timestamp from GStreamer, in nanoseconds.
     pub pts_ns: Option<u64>,
     /// When the frame left the source (monotonic, for latency).
@@ -66,6 +69,7 @@ impl Frame {
         Frame {
             stream: self.stream.clone(),
             seq: self.seq,
+            order: self.order,
             pts_ns: self.pts_ns,
             captured: self.captured,
             captured_wall: self.captured_wall,

@@ -264,7 +264,12 @@ fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), F
             | config::SinkSpec::Mot { .. } => true,
         };
         if written {
-            eprintln!("  wrote {}", s.path().display());
+            for src in &spec.sources {
+                eprintln!("  wrote {}", s.path_for(&src.stream).display());
+                if !s.per_stream() {
+                    break;
+                }
+            }
         } else {
             eprintln!(
                 "  no frame reached {}, so it was not written",
@@ -274,6 +279,15 @@ fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), F
     }
     if linger > 0.0 && server.is_some() {
         std::thread::sleep(Duration::from_secs_f64(linger));
+    }
+    if !report.stream_errors.is_empty() {
+        // The other streams finished and every output is complete; the exit code still says
+        // that a stream failed.
+        return Err(runtime(anyhow::anyhow!(
+            "{} stream(s) ended with an error:\n  {}",
+            report.stream_errors.len(),
+            report.stream_errors.join("\n  ")
+        )));
     }
     Ok(())
 }
@@ -357,8 +371,10 @@ fn deep_check(spec: &PipelineSpec) -> Vec<(String, String)> {
             }
         }
     }
-    if let Err(e) = perceptd::source::probe(&spec.source) {
-        errors.push((format!("sources.{}", spec.source.stream), e.to_string()));
+    for src in &spec.sources {
+        if let Err(e) = perceptd::source::probe(src) {
+            errors.push((format!("sources.{}", src.stream), e.to_string()));
+        }
     }
     for (i, s) in spec.sinks.iter().enumerate() {
         if matches!(s, config::SinkSpec::Video { .. })

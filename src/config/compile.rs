@@ -163,8 +163,11 @@ pub(super) fn compile(
             "must be at least 1 (frames an edge holds)",
         );
     }
-    let default_policy = match source.as_ref().map(|s| s.mode) {
-        Some(SourceMode::Live) => WhenFull::DropOldest,
+    // One live source: every edge keeps the newest frames. Several sources: each has its own
+    // entrance edge under its own mode, and the shared edges after it block (lossless once a
+    // frame is admitted), so a live stream never costs a replayed one a frame.
+    let default_policy = match source.as_deref() {
+        Some([one]) if one.mode == SourceMode::Live => WhenFull::DropOldest,
         _ => WhenFull::Block,
     };
     let default = EdgeSpec {
@@ -195,13 +198,28 @@ pub(super) fn compile(
         metrics_addr,
         support_priority,
         cuda_libraries,
-        source: source?,
+        sources: source?,
         models: models?,
         stages: stages?,
         track,
         sinks: sinks?,
         edges,
     };
+    if spec.sources.len() > 1 {
+        for (i, s) in spec.sinks.iter().enumerate() {
+            if s.per_stream() && !s.path().to_string_lossy().contains("{stream}") {
+                diag.error(
+                    format!("sinks[{i}].path"),
+                    format!(
+                        "{} sources write one {} file each: put `{{stream}}` in the path (e.g. out/{{stream}}.{})",
+                        spec.sources.len(),
+                        s.kind(),
+                        if s.kind() == "video" { "mp4" } else { "mot.txt" }
+                    ),
+                );
+            }
+        }
+    }
     if spec.track.is_none()
         && let Some(i) = spec
             .sinks
@@ -264,7 +282,7 @@ fn sources(
     base: &Path,
     env: &dyn Fn(&str) -> Option<String>,
     diag: &mut Diagnostics,
-) -> Option<SourceSpec> {
+) -> Option<Vec<SourceSpec>> {
     let Some(Value::Mapping(map)) = v else {
         diag.error(
             "sources",
@@ -272,16 +290,15 @@ fn sources(
         );
         return None;
     };
-    if map.len() != 1 {
+    if map.is_empty() {
         diag.error(
             "sources",
-            format!(
-                "{} sources given; a pipeline reads exactly one source for now",
-                map.len()
-            ),
+            "is empty; add at least one, e.g. `sources: {cam: {type: file, path: drive.mp4}}`",
         );
+        return None;
     }
-    let mut out = None;
+    let mut out = vec![];
+    let mut ok = true;
     for (k, v) in map {
         let stream = super::lines::key_text(k);
         let path = format!("sources.{stream}");
@@ -300,6 +317,7 @@ fn sources(
             None => None,
         };
         let Some(raw) = raw else {
+            ok = false;
             continue;
         };
         let mut reconnect = None;
@@ -308,7 +326,10 @@ fn sources(
                 reconnect = Some(reconnect_spec(&r, &path, diag));
                 match rtsp_spec(&r, &path, base, env, diag) {
                     Some(k) => (SourceKind::Rtsp(k), r.mode.unwrap_or(SourceMode::Live)),
-                    None => continue,
+                    None => {
+                        ok = false;
+                        continue;
+                    }
                 }
             }
             RawSource::File(FileSource { path: p, mode }) => {
@@ -378,14 +399,14 @@ fn sources(
                 (SourceKind::Launch(launch), mode.unwrap_or(SourceMode::Live))
             }
         };
-        out = Some(SourceSpec {
+        out.push(SourceSpec {
             stream,
             kind,
             mode,
             reconnect,
         });
     }
-    out
+    ok.then_some(out)
 }
 
 /// Splits `rtsp://user:password@host/path` into the URL without credentials and the

@@ -34,7 +34,8 @@ pub struct PipelineSpec {
     pub support_priority: SupportPriority,
     /// Folders of CUDA / cuDNN / TensorRT libraries to load before sessions are made.
     pub cuda_libraries: Vec<PathBuf>,
-    pub source: SourceSpec,
+    /// One or more streams; frames of all of them share the stages.
+    pub sources: Vec<SourceSpec>,
     pub models: BTreeMap<String, ModelSpec>,
     pub stages: Vec<StageSpec>,
     /// The tracking stage, after every model stage (and their join).
@@ -311,6 +312,17 @@ impl SinkSpec {
             | SinkSpec::Mask { path, .. }
             | SinkSpec::Mot { path } => path,
         }
+    }
+
+    /// The sink's file for `stream`: `{stream}` in the path replaced by the stream id.
+    pub fn path_for(&self, stream: &str) -> PathBuf {
+        PathBuf::from(self.path().to_string_lossy().replace("{stream}", stream))
+    }
+
+    /// Sinks that write one file per stream (and need `{stream}` in their path when there are
+    /// several).
+    pub fn per_stream(&self) -> bool {
+        matches!(self, SinkSpec::Video { .. } | SinkSpec::Mot { .. })
     }
 
     /// The `type:` of the sink, also its stage name.

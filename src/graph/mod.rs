@@ -53,6 +53,8 @@ pub struct RunReport {
     pub latencies: Vec<f32>,
     /// Models and the provider each runs on.
     pub providers: Vec<(String, &'static str)>,
+    /// Streams of a multi-stream pipeline that ended with an error (the others went on).
+    pub stream_errors: Vec<String>,
 }
 
 impl RunReport {
@@ -78,7 +80,8 @@ pub struct Prepared {
     spec: PipelineSpec,
     metrics: Arc<Metrics>,
     stop: Arc<AtomicBool>,
-    source: Input,
+    /// One input per stream, in the file's order.
+    sources: Vec<(Arc<str>, Input)>,
     /// Per model stage: its preprocessing and inference stages.
     branches: Vec<Vec<Box<dyn Stage>>>,
     /// The sinks, in order.
@@ -125,8 +128,12 @@ impl Prepared {
         }
         // The source opens before any sink truncates its file: a source that cannot start
         // leaves the previous run's results in place.
-        let health = SourceHealth::new(&metrics, &spec.name, &spec.source.stream);
-        let source = Input::open(&spec.source, stop.clone(), spec.support_priority, health)?;
+        let mut sources = vec![];
+        for src in &spec.sources {
+            let health = SourceHealth::new(&metrics, &spec.name, &src.stream);
+            let input = Input::open(src, stop.clone(), spec.support_priority, health)?;
+            sources.push((Arc::from(src.stream.as_str()), input));
+        }
         let mut stage_list: Vec<Box<dyn Stage>> = vec![];
         let sink_err = |stage: &str, e: crate::sink::SinkError| PipelineError::Stage {
             stage: stage.into(),
@@ -135,11 +142,16 @@ impl Prepared {
         if let Some(opts) = &spec.track {
             stage_list.push(Box::new(stages::Track::new(
                 opts.clone(),
-                &metrics,
+                metrics.clone(),
                 &spec.name,
-                &spec.source.stream,
             )));
         }
+        let per_stream = |s: &SinkSpec| -> Vec<(Arc<str>, std::path::PathBuf)> {
+            spec.sources
+                .iter()
+                .map(|src| (Arc::from(src.stream.as_str()), s.path_for(&src.stream)))
+                .collect()
+        };
         for s in spec.sinks_in_order() {
             let kind = s.kind();
             let stage: Box<dyn Stage> = match s {
@@ -149,17 +161,17 @@ impl Prepared {
                 SinkSpec::Mask { path, every } => {
                     Box::new(stages::Mask::new(path, *every).map_err(|e| sink_err(kind, e))?)
                 }
-                SinkSpec::Mot { path } => {
-                    Box::new(stages::Mot::new(path).map_err(|e| sink_err(kind, e))?)
+                SinkSpec::Mot { .. } => {
+                    Box::new(stages::Mot::new(&per_stream(s)).map_err(|e| sink_err(kind, e))?)
                 }
                 SinkSpec::Video {
-                    path,
                     speed_preset,
                     bitrate_kbps,
                     trail_s,
+                    ..
                 } => Box::new(
                     stages::Video::new(
-                        path,
+                        &per_stream(s),
                         speed_preset,
                         *bitrate_kbps,
                         *trail_s,
@@ -174,7 +186,7 @@ impl Prepared {
             spec: spec.clone(),
             metrics,
             stop,
-            source,
+            sources,
             branches,
             sinks: stage_list,
             providers,
@@ -191,7 +203,7 @@ impl Prepared {
             spec,
             metrics,
             stop,
-            source,
+            mut sources,
             mut branches,
             sinks,
             providers,
@@ -199,12 +211,37 @@ impl Prepared {
         let started = Instant::now();
         let w = Wiring {
             pipeline: spec.name.clone(),
-            stream: spec.source.stream.clone(),
+            // Shared edges carry every stream: their series are labelled `all`.
+            stream: match &sources[..] {
+                [(one, _)] => one.to_string(),
+                _ => "all".into(),
+            },
             metrics: metrics.clone(),
             spec: spec.clone(),
             latencies: Arc::new(std::sync::Mutex::new(Vec::new())),
+            stream_errors: Arc::new(std::sync::Mutex::new(Vec::new())),
         };
         let mut handles: Vec<(String, JoinHandle<Result<StageReport, PipelineError>>)> = vec![];
+        // The one ordered flow of frames: the source itself, or a mux of several.
+        let mut feed = |w: &Wiring,
+                        handles: &mut Vec<Handle>,
+                        main: Option<EdgeTx<Frame>>,
+                        branches: Vec<EdgeTx<Frame>>| {
+            let out = Fanout::new(main, branches, w.done());
+            if sources.len() == 1 {
+                let (_, input) = sources.pop().expect("one source");
+                handles.push(w.spawn_source(input, out, stop.clone(), false));
+            } else {
+                let mut rxs = vec![];
+                for (stream, input) in sources.drain(..) {
+                    let (tx, rx) = w.entrance(&stream);
+                    rxs.push(rx);
+                    let to_mux = Fanout::new(Some(tx), vec![], w.done());
+                    handles.push(w.spawn_source(input, to_mux, stop.clone(), true));
+                }
+                handles.push(w.spawn_mux(rxs, out));
+            }
+        };
 
         if branches.len() <= 1 {
             // In line: one chain from the source to the last sink.
@@ -213,29 +250,29 @@ impl Prepared {
             let first = chain.first().map(|s| s.name().to_string());
             let (tx, mut rx) = match &first {
                 Some(n) => {
-                    let (t, r) = w.edge("source", n);
+                    let (t, r) = w.edge(w.feed_name(), n);
                     (Some(t), Some(r))
                 }
                 None => (None, None),
             };
-            handles.push(w.spawn_source(source, tx, vec![], stop.clone()));
+            feed(&w, &mut handles, tx, vec![]);
             w.spawn_chain(chain, rx.take(), None, &mut handles);
         } else {
             // Fan-out, one chain per model, join, then the sinks.
-            let (main_tx, main_rx) = w.edge("source", "join");
+            let (main_tx, main_rx) = w.edge(w.feed_name(), "join");
             let mut branch_txs = vec![];
             let mut join_rxs = vec![];
             let models: Vec<Arc<str>> = spec.stages.iter().map(|s| Arc::from(s.model())).collect();
             for chain in branches {
                 let first = chain[0].name().to_string();
                 let last = chain[chain.len() - 1].name().to_string();
-                let (tx, rx) = w.edge("source", &first);
+                let (tx, rx) = w.edge(w.feed_name(), &first);
                 branch_txs.push(tx);
                 let (jtx, jrx) = w.edge(&last, "join");
                 join_rxs.push(jrx);
                 w.spawn_chain(chain, Some(rx), Some(jtx), &mut handles);
             }
-            handles.push(w.spawn_source(source, Some(main_tx), branch_txs, stop.clone()));
+            feed(&w, &mut handles, Some(main_tx), branch_txs);
             let (sink_tx, sink_rx) = match sinks.first() {
                 Some(s) => {
                     let (t, r) = w.edge("join", s.name());
@@ -274,6 +311,7 @@ impl Prepared {
         // else the only chain).
         report.frames = report.stages.last().map_or(0, |s| s.frames);
         report.latencies = std::mem::take(&mut *w.latencies.lock().expect("latency lock"));
+        report.stream_errors = std::mem::take(&mut *w.stream_errors.lock().expect("errors lock"));
         Ok(report)
     }
 }
@@ -283,36 +321,128 @@ type Handle = (String, JoinHandle<Result<StageReport, PipelineError>>);
 /// What every thread of a running pipeline shares: names, metrics, edge settings.
 struct Wiring {
     pipeline: String,
+    /// The label of shared edges: the stream id, or `all` with several streams.
     stream: String,
     metrics: Arc<Metrics>,
     spec: PipelineSpec,
     /// Source capture to the end of the graph, seconds, per frame.
     latencies: Arc<std::sync::Mutex<Vec<f32>>>,
+    /// Streams that ended with an error while the others went on.
+    stream_errors: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
-/// A stage's timings: the Prometheus series and the run's report, fed together.
+/// Series looked up once per stream, then reused (streams are few; a scan beats a hash).
+struct PerStream<T> {
+    make: Box<dyn Fn(&str) -> T + Send>,
+    known: Vec<(Arc<str>, T)>,
+}
+
+impl<T> PerStream<T> {
+    fn new(make: impl Fn(&str) -> T + Send + 'static) -> PerStream<T> {
+        PerStream {
+            make: Box::new(make),
+            known: vec![],
+        }
+    }
+
+    fn get(&mut self, stream: &Arc<str>) -> &T {
+        let i = match self.known.iter().position(|(s, _)| s == stream) {
+            Some(i) => i,
+            None => {
+                self.known.push((stream.clone(), (self.make)(stream)));
+                self.known.len() - 1
+            }
+        };
+        &self.known[i].1
+    }
+}
+
+/// A stage's timings: the Prometheus series (per stream) and the run's report, fed together.
 struct Meter {
-    hist: prometheus::Histogram,
-    count: prometheus::IntCounter,
+    series: PerStream<(prometheus::Histogram, prometheus::IntCounter)>,
     report: StageReport,
 }
 
 impl Meter {
-    /// One frame done in `d` seconds.
-    fn record(&mut self, d: f32) {
-        self.hist.observe(d as f64);
-        self.count.inc();
+    /// One frame of `stream` done in `d` seconds.
+    fn record(&mut self, stream: &Arc<str>, d: f32) {
+        let (hist, count) = self.series.get(stream);
+        hist.observe(d as f64);
+        count.inc();
         self.report.durations.push(d);
         self.report.frames += 1;
     }
 }
 
+/// Records the end-to-end latency of frames leaving the graph, per stream.
+struct Done {
+    series: PerStream<prometheus::Histogram>,
+    latencies: Arc<std::sync::Mutex<Vec<f32>>>,
+}
+
+impl Done {
+    fn record(&mut self, stream: &Arc<str>, captured: Instant) {
+        let l = captured.elapsed().as_secs_f32();
+        self.series.get(stream).observe(l as f64);
+        self.latencies.lock().expect("latency lock").push(l);
+    }
+}
+
+/// Where the one ordered flow of frames goes: each frame numbered (`order`) and sent to the
+/// main edge (or out of the graph when there is none), and a copy to each branch (sent after
+/// the frame itself, so that the join, which takes frames in order, is never waiting for a
+/// frame stuck behind a full branch).
+struct Fanout {
+    main: Option<EdgeTx<Frame>>,
+    branches: Vec<EdgeTx<Frame>>,
+    copies: Vec<Frame>,
+    next: u64,
+    done: Done,
+}
+
+impl Fanout {
+    fn new(main: Option<EdgeTx<Frame>>, branches: Vec<EdgeTx<Frame>>, done: Done) -> Fanout {
+        Fanout {
+            copies: Vec::with_capacity(branches.len()),
+            main,
+            branches,
+            next: 0,
+            done,
+        }
+    }
+
+    fn send(&mut self, mut frame: Frame) -> Result<(), edge::Disconnected> {
+        frame.order = self.next;
+        self.next += 1;
+        self.copies.clear();
+        self.copies
+            .extend(self.branches.iter().map(|_| frame.branch()));
+        match &self.main {
+            Some(tx) => tx.send(frame)?,
+            None => self.done.record(&frame.stream, frame.captured),
+        }
+        for (tx, copy) in self.branches.iter().zip(self.copies.drain(..)) {
+            tx.send(copy)?;
+        }
+        Ok(())
+    }
+}
+
 impl Wiring {
     fn meter(&self, stage: &str) -> Meter {
-        let labels = [self.pipeline.as_str(), self.stream.as_str(), stage];
+        let (m, p, st) = (
+            self.metrics.clone(),
+            self.pipeline.clone(),
+            stage.to_string(),
+        );
         Meter {
-            hist: self.metrics.stage_duration.with_label_values(&labels),
-            count: self.metrics.frames.with_label_values(&labels),
+            series: PerStream::new(move |stream| {
+                let labels = [p.as_str(), stream, st.as_str()];
+                (
+                    m.stage_duration.with_label_values(&labels),
+                    m.frames.with_label_values(&labels),
+                )
+            }),
             report: StageReport {
                 name: stage.into(),
                 ..Default::default()
@@ -322,72 +452,99 @@ impl Wiring {
 
     /// The edge `from -> to`, with the settings of the edge into `to`.
     fn edge(&self, from: &str, to: &str) -> (EdgeTx<Frame>, EdgeRx<Frame>) {
+        let e = self.spec.edges.into_stage(to);
+        self.edge_with(from, to, &self.stream, e.capacity, e.when_full)
+    }
+
+    fn edge_with(
+        &self,
+        from: &str,
+        to: &str,
+        stream: &str,
+        capacity: usize,
+        when_full: crate::config::WhenFull,
+    ) -> (EdgeTx<Frame>, EdgeRx<Frame>) {
         let name = format!("{from}->{to}");
         let dropped =
             self.metrics
                 .dropped
-                .with_label_values(&[&self.pipeline, &self.stream, &name, "full"]);
+                .with_label_values(&[&self.pipeline, stream, &name, "full"]);
         let depth = self
             .metrics
             .queue_depth
             .with_label_values(&[&self.pipeline, &name]);
-        let e = self.spec.edges.into_stage(to);
-        edge::edge(e.capacity, e.when_full, dropped, depth)
+        edge::edge(capacity, when_full, dropped, depth)
     }
 
-    /// Records the end-to-end latency of a frame that left the graph.
-    fn done(&self) -> impl Fn(Instant) + Send + 'static {
-        let e2e = self
-            .metrics
-            .frame_latency
-            .with_label_values(&[&self.pipeline, &self.stream]);
-        let lat = self.latencies.clone();
-        move |captured: Instant| {
-            let l = captured.elapsed().as_secs_f32();
-            e2e.observe(l as f64);
-            lat.lock().expect("latency lock").push(l);
+    /// A stream's own edge into the mux, under its source's mode: a live stream drops its own
+    /// oldest frames there, a replayed one waits; neither costs another stream anything.
+    fn entrance(&self, stream: &str) -> (EdgeTx<Frame>, EdgeRx<Frame>) {
+        let mode = self
+            .spec
+            .sources
+            .iter()
+            .find(|s| s.stream == stream)
+            .map(|s| s.mode);
+        let policy = match mode {
+            Some(crate::config::SourceMode::Live) => crate::config::WhenFull::DropOldest,
+            _ => crate::config::WhenFull::Block,
+        };
+        let capacity = self.spec.edges.into_stage("mux").capacity;
+        self.edge_with(&format!("source:{stream}"), "mux", stream, capacity, policy)
+    }
+
+    /// The stage the first shared edge starts from.
+    fn feed_name(&self) -> &'static str {
+        if self.spec.sources.len() > 1 {
+            "mux"
+        } else {
+            "source"
         }
     }
 
-    /// The source thread: each frame to `main` (or out of the graph when there is none), and a
-    /// copy to each branch (sent after the frame itself, so that the join, which takes frames
-    /// in order, is never waiting for a frame stuck behind a full branch).
+    fn done(&self) -> Done {
+        let (m, p) = (self.metrics.clone(), self.pipeline.clone());
+        Done {
+            series: PerStream::new(move |stream| m.frame_latency.with_label_values(&[&p, stream])),
+            latencies: self.latencies.clone(),
+        }
+    }
+
+    /// A source thread: reads its input into `out`. With `isolated` (one of several streams),
+    /// an error ends this stream only: it is logged and reported, and the others go on.
     fn spawn_source(
         &self,
         mut source: Input,
-        main: Option<EdgeTx<Frame>>,
-        branches: Vec<EdgeTx<Frame>>,
+        mut out: Fanout,
         stop: Arc<AtomicBool>,
+        isolated: bool,
     ) -> Handle {
         let nice = self.spec.support_priority;
-        let done = self.done();
         let mut meter = self.meter("source");
+        let errors = self.stream_errors.clone();
+        let name = match &source {
+            Input::Once { source, .. } => source.stream.to_string(),
+            Input::Supervised(_) => "source".into(),
+        };
         let h = std::thread::Builder::new()
             .name("source".into())
             .spawn(move || {
                 priority::lower_current_thread(nice);
-                let mut copies = Vec::with_capacity(branches.len());
-                'frames: loop {
+                loop {
                     let t0 = Instant::now();
-                    let Some(frame) = source.next_frame()? else {
-                        break;
+                    let frame = match source.next_frame() {
+                        Ok(Some(f)) => f,
+                        Ok(None) => break,
+                        Err(e) if isolated => {
+                            tracing::error!(error = %e, "stream ended with an error; the other streams go on");
+                            errors.lock().expect("errors lock").push(e.to_string());
+                            break;
+                        }
+                        Err(e) => return Err(e.into()),
                     };
-                    let d = t0.elapsed().as_secs_f32();
-                    meter.record(d);
-                    copies.clear();
-                    copies.extend(branches.iter().map(|_| frame.branch()));
-                    match &main {
-                        Some(tx) => {
-                            if tx.send(frame).is_err() {
-                                break;
-                            }
-                        }
-                        None => done(frame.captured),
-                    }
-                    for (tx, copy) in branches.iter().zip(copies.drain(..)) {
-                        if tx.send(copy).is_err() {
-                            break 'frames;
-                        }
+                    meter.record(&frame.stream, t0.elapsed().as_secs_f32());
+                    if out.send(frame).is_err() {
+                        break;
                     }
                     if stop.load(Ordering::Relaxed) {
                         break;
@@ -396,7 +553,43 @@ impl Wiring {
                 Ok(meter.report)
             })
             .expect("spawn source thread");
-        ("source".into(), h)
+        (format!("source {name}"), h)
+    }
+
+    /// Merges the streams' entrance edges into the one ordered flow, taking whichever stream
+    /// has a frame ready (fairly, at random among the ready ones), until every stream ended.
+    fn spawn_mux(&self, mut inputs: Vec<EdgeRx<Frame>>, mut out: Fanout) -> Handle {
+        let nice = self.spec.support_priority;
+        let mut meter = self.meter("mux");
+        let h = std::thread::Builder::new()
+            .name("mux".into())
+            .spawn(move || {
+                priority::lower_current_thread(nice);
+                while !inputs.is_empty() {
+                    let mut sel = crossbeam_channel::Select::new();
+                    for rx in &inputs {
+                        sel.recv(rx.receiver());
+                    }
+                    let i = sel.ready();
+                    match inputs[i].try_recv() {
+                        edge::Recv::Item(f) => {
+                            let t0 = Instant::now();
+                            let stream = f.stream.clone();
+                            if out.send(f).is_err() {
+                                break;
+                            }
+                            meter.record(&stream, t0.elapsed().as_secs_f32());
+                        }
+                        edge::Recv::Closed => {
+                            inputs.swap_remove(i);
+                        }
+                        edge::Recv::Timeout => {}
+                    }
+                }
+                Ok(meter.report)
+            })
+            .expect("spawn mux thread");
+        ("mux".into(), h)
     }
 
     /// One thread per stage of `chain`, joined by edges; the chain reads `rx` and its last stage
@@ -436,7 +629,7 @@ impl Wiring {
         let (p, s) = (self.pipeline.clone(), self.stream.clone());
         let name = stage.name().to_string();
         let label = name.clone();
-        let done = self.done();
+        let mut done = self.done();
         let mut meter = self.meter(&name);
         let nice = if stage.is_inference() {
             crate::config::SupportPriority::Normal
@@ -480,7 +673,7 @@ impl Wiring {
                     }
                     let n = batch.len();
                     captured.clear();
-                    captured.extend(batch.iter().map(|f| f.captured));
+                    captured.extend(batch.iter().map(|f| (f.stream.clone(), f.captured)));
                     let t0 = Instant::now();
                     let result = if max_batch == 1 {
                         let frame = batch.pop().expect("one frame");
@@ -499,10 +692,10 @@ impl Wiring {
                     }
                     // Each frame of a batch is charged its share of the call.
                     let d = t0.elapsed().as_secs_f32() / n as f32;
-                    for c in &captured {
-                        meter.record(d);
+                    for (stream, c) in &captured {
+                        meter.record(stream, d);
                         if leaves_graph {
-                            done(*c);
+                            done.record(stream, *c);
                         }
                     }
                     batch.clear();
@@ -541,7 +734,7 @@ impl Wiring {
         out: Option<EdgeTx<Frame>>,
     ) -> Handle {
         let nice = self.spec.support_priority;
-        let done = self.done();
+        let mut done = self.done();
         let late = self.metrics.dropped.with_label_values(&[
             &self.pipeline,
             &self.stream,
@@ -560,10 +753,10 @@ impl Wiring {
                 let mut main_closed = false;
                 let mut current: Option<Frame> = None;
                 loop {
-                    if let Some(seq) = current.as_ref().map(|f| f.seq) {
+                    if let Some(order) = current.as_ref().map(|f| f.order) {
                         // Results of frames before this one will never be needed.
                         for q in &mut queues {
-                            while q.front().is_some_and(|r| r.seq < seq) {
+                            while q.front().is_some_and(|r| r.order < order) {
                                 q.pop_front();
                             }
                         }
@@ -573,7 +766,7 @@ impl Wiring {
                             let mut frame = current.take().expect("checked above");
                             for (q, model) in queues.iter_mut().zip(&models) {
                                 match q.front() {
-                                    Some(r) if r.seq == seq => {
+                                    Some(r) if r.order == order => {
                                         let r = q.pop_front().expect("front exists");
                                         frame.merge(r);
                                     }
@@ -584,14 +777,14 @@ impl Wiring {
                                 }
                             }
                             let d = t0.elapsed().as_secs_f32();
-                            meter.record(d);
+                            meter.record(&frame.stream, d);
                             match &out {
                                 Some(tx) => {
                                     if tx.send(frame).is_err() {
                                         break;
                                     }
                                 }
-                                None => done(frame.captured),
+                                None => done.record(&frame.stream, frame.captured),
                             }
                             continue;
                         }

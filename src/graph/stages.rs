@@ -253,22 +253,23 @@ impl Stage for Mask {
 /// Tracks the frame's detections (ByteTrack or SORT, per stream), setting their `track_id`.
 pub struct Track {
     trackers: StreamTrackers,
-    active: prometheus::IntGauge,
-    started: prometheus::IntCounter,
+    metrics: Arc<crate::telemetry::Metrics>,
+    pipeline: String,
+    /// Per stream: its active-tracks gauge and started-tracks counter.
+    series: Vec<(Arc<str>, prometheus::IntGauge, prometheus::IntCounter)>,
 }
 
 impl Track {
     pub fn new(
         opts: TrackOptions,
-        metrics: &crate::telemetry::Metrics,
+        metrics: Arc<crate::telemetry::Metrics>,
         pipeline: &str,
-        stream: &str,
     ) -> Track {
-        let labels = [pipeline, stream];
         Track {
             trackers: StreamTrackers::new(opts),
-            active: metrics.tracks_active.with_label_values(&labels),
-            started: metrics.tracks_started.with_label_values(&labels),
+            metrics,
+            pipeline: pipeline.into(),
+            series: vec![],
         }
     }
 }
@@ -282,22 +283,48 @@ impl Stage for Track {
         let s = self
             .trackers
             .update(&frame.stream, frame.seq, t, &mut frame.detections);
-        self.active.set(s.active as i64);
-        self.started.inc_by(s.started as u64);
+        let i = match self.series.iter().position(|x| x.0 == frame.stream) {
+            Some(i) => i,
+            None => {
+                let l = [self.pipeline.as_str(), &frame.stream];
+                self.series.push((
+                    frame.stream.clone(),
+                    self.metrics.tracks_active.with_label_values(&l),
+                    self.metrics.tracks_started.with_label_values(&l),
+                ));
+                self.series.len() - 1
+            }
+        };
+        self.series[i].1.set(s.active as i64);
+        self.series[i].2.inc_by(s.started as u64);
         Ok(Some(frame))
     }
 }
 
-/// Writes tracked detections as MOTChallenge text.
+/// The output of a per-stream sink for a frame's stream.
+fn of_stream<'a, T>(
+    outs: &'a mut [(Arc<str>, T)],
+    stream: &Arc<str>,
+) -> Result<&'a mut T, StageError> {
+    outs.iter_mut()
+        .find(|(s, _)| s == stream)
+        .map(|(_, t)| t)
+        .ok_or_else(|| StageError::Other(format!("no output for stream {stream}")))
+}
+
+/// Writes tracked detections as MOTChallenge text, one file per stream.
 pub struct Mot {
-    sink: MotSink,
+    sinks: Vec<(Arc<str>, MotSink)>,
 }
 
 impl Mot {
-    pub fn new(path: &Path) -> Result<Mot, SinkError> {
-        Ok(Mot {
-            sink: MotSink::create(path)?,
-        })
+    /// `paths`: each stream's file.
+    pub fn new(paths: &[(Arc<str>, std::path::PathBuf)]) -> Result<Mot, SinkError> {
+        let mut sinks = vec![];
+        for (stream, path) in paths {
+            sinks.push((stream.clone(), MotSink::create(path)?));
+        }
+        Ok(Mot { sinks })
     }
 }
 
@@ -306,30 +333,35 @@ impl Stage for Mot {
         "mot"
     }
     fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError> {
-        self.sink.write(&frame)?;
+        of_stream(&mut self.sinks, &frame.stream)?.write(&frame)?;
         Ok(Some(frame))
     }
 }
 
-/// Draws the results and encodes the frame; consumes it (its image becomes the encoder's buffer).
+/// Draws the results and encodes the frame into its stream's video; consumes it (its image
+/// becomes the encoder's buffer).
 pub struct Video {
-    sink: VideoSink,
+    outs: Vec<(Arc<str>, (VideoSink, Trails))>,
     label: String,
-    trails: Trails,
 }
 
 impl Video {
+    /// `paths`: each stream's file.
     pub fn new(
-        path: &Path,
+        paths: &[(Arc<str>, std::path::PathBuf)],
         preset: &str,
         bitrate_kbps: u32,
         trail_s: f64,
         priority: SupportPriority,
     ) -> Result<Video, SinkError> {
+        let mut outs = vec![];
+        for (stream, path) in paths {
+            let sink = VideoSink::new(path, preset, bitrate_kbps, priority)?;
+            outs.push((stream.clone(), (sink, Trails::new(trail_s))));
+        }
         Ok(Video {
-            sink: VideoSink::new(path, preset, bitrate_kbps, priority)?,
+            outs,
             label: String::with_capacity(64),
-            trails: Trails::new(trail_s),
         })
     }
 }
@@ -339,13 +371,21 @@ impl Stage for Video {
         "video"
     }
     fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
-        crate::sink::annotate::draw(&mut frame, &mut self.label, &mut self.trails)
+        let (sink, trails) = of_stream(&mut self.outs, &frame.stream)?;
+        crate::sink::annotate::draw(&mut frame, &mut self.label, trails)
             .map_err(SinkError::from)?;
-        self.sink.push(frame)?;
+        sink.push(frame)?;
         Ok(None)
     }
     fn finish(&mut self) -> Result<(), StageError> {
-        self.sink.finish()?;
+        // Every stream's file is finalised, even when one fails.
+        let mut first = Ok(());
+        for (_, (sink, _)) in &mut self.outs {
+            if let Err(e) = sink.finish() {
+                first = first.and(Err(e));
+            }
+        }
+        first?;
         Ok(())
     }
 }

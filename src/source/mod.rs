@@ -39,6 +39,14 @@ pub enum SourceError {
     },
     #[error("source {stream}: {0}", stream = .1)]
     Frame(String, String),
+    #[error(
+        "source {stream}: the file ends at {at_s:.2} s of the {duration_s:.2} s its header declares: it is truncated (an interrupted copy or recording?); the frames before were processed"
+    )]
+    Truncated {
+        stream: String,
+        at_s: f64,
+        duration_s: f64,
+    },
 }
 
 pub fn init() -> Result<(), SourceError> {
@@ -106,6 +114,9 @@ pub struct Source {
     seq: u64,
     stop: Arc<AtomicBool>,
     launch: String,
+    /// File sources: the end of the last frame read (PTS + duration), ns.
+    end_ns: Option<u64>,
+    is_file: bool,
 }
 
 impl Source {
@@ -151,6 +162,8 @@ impl Source {
             seq: 0,
             stop,
             launch: launch.clone(),
+            end_ns: None,
+            is_file: matches!(spec.kind, SourceKind::File(_)),
         };
         crate::graph::priority::lower_streaming_threads(&src.pipeline, priority);
         if let Err(e) = src.pipeline.set_state(gst::State::Playing) {
@@ -222,13 +235,35 @@ impl Source {
                 if let Some(e) = self.bus_error() {
                     return Err(e);
                 }
-                Ok(if self.sink.is_eos() {
-                    Pull::Eos
-                } else {
-                    Pull::Idle
-                })
+                if self.sink.is_eos() {
+                    self.check_complete()?;
+                    return Ok(Pull::Eos);
+                }
+                Ok(Pull::Idle)
             }
         }
+    }
+
+    /// A file that stops before the duration its header declares is truncated: an error, not
+    /// a quiet end (GStreamer itself just ends the stream).
+    fn check_complete(&self) -> Result<(), SourceError> {
+        if !self.is_file {
+            return Ok(());
+        }
+        let Some(duration) = self.pipeline.query_duration::<gst::ClockTime>() else {
+            return Ok(());
+        };
+        let (end, dur) = (self.end_ns.unwrap_or(0), duration.nseconds());
+        // Half a second of slack: container durations round, and the last frame's own
+        // duration may be missing.
+        if end + 500_000_000 < dur {
+            return Err(SourceError::Truncated {
+                stream: self.stream.to_string(),
+                at_s: end as f64 / 1e9,
+                duration_s: dur as f64 / 1e9,
+            });
+        }
+        Ok(())
     }
 
     /// Numbers the next frame `seq` (a reconnected source goes on counting).
@@ -264,11 +299,16 @@ impl Source {
             }
         }
         let fps = info.fps();
+        if let Some(pts) = buffer.pts() {
+            let d = buffer.duration().map_or(0, |d| d.nseconds());
+            self.end_ns = Some(pts.nseconds() + d);
+        }
         let seq = self.seq;
         self.seq += 1;
         Ok(Frame {
             stream: self.stream.clone(),
             seq,
+            order: seq,
             pts_ns: buffer.pts().map(|t| t.nseconds()),
             captured: Instant::now(),
             captured_wall: SystemTime::now(),

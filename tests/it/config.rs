@@ -64,7 +64,9 @@ fn fastestdet_example_compiles_to_the_expected_spec() {
     )
     .unwrap();
     assert_eq!(spec.name, "fastestdet-drive");
-    assert!(matches!(&spec.source.kind, SourceKind::File(p) if p.ends_with("solidWhiteRight.mp4")));
+    assert!(
+        matches!(&spec.sources[0].kind, SourceKind::File(p) if p.ends_with("solidWhiteRight.mp4"))
+    );
     assert_eq!(
         spec.edges.default.when_full,
         WhenFull::Block,
@@ -321,7 +323,7 @@ fn rtsp_sources_take_credentials_from_the_url_an_env_var_or_a_file_and_never_sho
             &|k| (k == "CAM_PW").then(|| "from-env".to_string()),
         )
     };
-    let rtsp = |spec: &perceptd::config::PipelineSpec| match &spec.source.kind {
+    let rtsp = |spec: &perceptd::config::PipelineSpec| match &spec.sources[0].kind {
         SourceKind::Rtsp(r) => r.clone(),
         k => panic!("{k:?}"),
     };
@@ -335,11 +337,11 @@ fn rtsp_sources_take_credentials_from_the_url_an_env_var_or_a_file_and_never_sho
         "Debug of the spec hides it"
     );
     assert_eq!(
-        s.source.mode,
+        s.sources[0].mode,
         perceptd::config::SourceMode::Live,
         "RTSP is live by default"
     );
-    let rc = s.source.reconnect.unwrap();
+    let rc = s.sources[0].reconnect.unwrap();
     assert_eq!(rc.stall_timeout, std::time::Duration::from_secs(5));
     let s = load("    url: rtsp://cam/a\n    username: op\n    password_env: CAM_PW\n").unwrap();
     assert_eq!(rtsp(&s).password.unwrap().0, "from-env");
@@ -363,4 +365,30 @@ fn rtsp_sources_take_credentials_from_the_url_an_env_var_or_a_file_and_never_sho
         "{text}"
     );
     assert!(text.contains("sources.cam.reconnect_max_s"), "{text}");
+}
+
+#[test]
+fn several_sources_need_a_file_per_stream_for_video_and_mot() {
+    let text = "name: t\nsources:\n  a: {type: test}\n  b: {type: test, mode: live}\nsinks:\n  - {type: jsonl, path: /tmp/all.jsonl}\n  - {type: video, path: /tmp/out.mp4}\n";
+    let errs = load_str(text, Path::new("/"), &|_| None).unwrap_err();
+    assert!(
+        errs.iter()
+            .any(|e| e.key == "sinks[1].path" && e.message.contains("put `{stream}` in the path")),
+        "{errs:#?}"
+    );
+    assert_eq!(
+        errs.len(),
+        1,
+        "one JSONL file for every stream is fine: {errs:#?}"
+    );
+    let spec = load_str(
+        &text.replace("/tmp/out.mp4", "\"/tmp/{stream}.mp4\""),
+        Path::new("/"),
+        &|_| None,
+    )
+    .unwrap();
+    assert_eq!(spec.sources.len(), 2);
+    assert_eq!(spec.sinks[1].path_for("b"), Path::new("/tmp/b.mp4"));
+    // Each stream has its own entrance edge under its own mode; the shared edges block.
+    assert_eq!(spec.edges.default.when_full, WhenFull::Block);
 }

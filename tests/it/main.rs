@@ -10,4 +10,5 @@ mod pipeline;
 mod rtsp;
 mod segmentation;
 mod sources;
+mod streams;
 mod tracking;
