@@ -156,7 +156,12 @@ pub(super) fn compile(
         Some(v) => parse_component(v, "edges", diag).unwrap_or_default(),
         None => RawEdges::default(),
     };
-    let capacity = edges.capacity.unwrap_or(4);
+    // Live sources hold one frame per edge: a frame waits for at most the one being worked on,
+    // which bounds the latency at about twice the slowest stage. Replay keeps 4 to pipeline.
+    let all_live = source
+        .as_deref()
+        .is_some_and(|s| s.iter().all(|s| s.mode == SourceMode::Live));
+    let capacity = edges.capacity.unwrap_or(if all_live { 1 } else { 4 });
     if capacity == 0 {
         diag.error(
             "edges.capacity",

@@ -485,11 +485,18 @@ impl Wiring {
             .iter()
             .find(|s| s.stream == stream)
             .map(|s| s.mode);
-        let policy = match mode {
-            Some(crate::config::SourceMode::Live) => crate::config::WhenFull::DropOldest,
-            _ => crate::config::WhenFull::Block,
+        let live = mode == Some(crate::config::SourceMode::Live);
+        let policy = if live {
+            crate::config::WhenFull::DropOldest
+        } else {
+            crate::config::WhenFull::Block
         };
-        let capacity = self.spec.edges.into_stage("mux").capacity;
+        // A live stream holds one frame (its newest) unless `edges.into.mux` says otherwise.
+        let capacity = match self.spec.edges.into.get("mux") {
+            Some(e) => e.capacity,
+            None if live => 1,
+            None => self.spec.edges.default.capacity,
+        };
         self.edge_with(&format!("source:{stream}"), "mux", stream, capacity, policy)
     }
 

@@ -58,8 +58,9 @@ fn quote(s: &str) -> String {
 }
 
 /// The launch line for a source, without the appsink.
-pub fn launch_line(kind: &SourceKind) -> String {
-    match kind {
+pub fn launch_line(spec: &SourceSpec) -> String {
+    let live = spec.mode == crate::config::SourceMode::Live;
+    match &spec.kind {
         SourceKind::File(p) => format!(
             "filesrc location={} ! decodebin name=perceptd_dec ! queue max-size-buffers=4 ! videoconvert",
             quote(&p.to_string_lossy())
@@ -76,7 +77,8 @@ pub fn launch_line(kind: &SourceKind) -> String {
             height,
             fps,
         } => format!(
-            "videotestsrc pattern={pattern} {} ! video/x-raw,width={width},height={height},framerate={fps}/1 ! videoconvert",
+            // Live: frames come at the frame rate, as from a camera.
+            "videotestsrc pattern={pattern} is-live={live} {} ! video/x-raw,width={width},height={height},framerate={fps}/1 ! videoconvert",
             num_frames
                 .map(|n| format!("num-buffers={n}"))
                 .unwrap_or_default()
@@ -129,7 +131,7 @@ impl Source {
         init()?;
         let launch = format!(
             "{} ! video/x-raw,format=BGR ! appsink name=perceptd_sink sync=false max-buffers=4 drop=false emit-signals=false",
-            launch_line(&spec.kind)
+            launch_line(spec)
         );
         let build_err = |reason: String| SourceError::Build {
             stream: spec.stream.clone(),

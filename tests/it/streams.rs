@@ -135,3 +135,70 @@ sinks:
         n("truncated")
     );
 }
+
+/// A live 30 fps source into a model slower than 30 fps, for `secs` seconds: the latency stays
+/// bounded (frames wait for at most the one being worked on) and the drops are counted.
+#[test]
+fn a_live_source_faster_than_its_model_keeps_latency_bounded_and_counts_drops() {
+    let secs = 60;
+    let dir = tempdir("streams-live");
+    let yaml = format!(
+        r#"
+name: live
+runtime: {{metrics_addr: "off"}}
+sources:
+  cam: {{type: test, mode: live, fps: 30, width: 640, height: 360, num_frames: {n}}}
+models:
+  lanes:
+    path: ${{PERCEPTD_ASSETS}}/twinlitenet_bdd100k_360x640.onnx
+    format: segmentation
+    threads: 1
+stages:
+  - {{type: segment, model: lanes}}
+sinks:
+  - {{type: jsonl, path: "{d}/out.jsonl"}}
+"#,
+        n = secs * 30,
+        d = dir.display()
+    );
+    let metrics = Arc::new(perceptd::telemetry::Metrics::new());
+    let report = run_yaml(&yaml, &dir, metrics.clone());
+    let infer = report
+        .stages
+        .iter()
+        .find(|s| s.name == "segment:lanes")
+        .expect("the inference stage");
+    let q = |v: &[f32], p: f64| perceptd::graph::quantile(v, p);
+    let (inf50, inf99) = (q(&infer.durations, 0.5), q(&infer.durations, 0.99));
+    let (lat50, lat99) = (q(&report.latencies, 0.5), q(&report.latencies, 0.99));
+    let page = metrics.render();
+    let dropped: f64 = page
+        .lines()
+        .filter(|l| {
+            l.starts_with("perceptd_frames_dropped_total{") && l.contains("pipeline=\"live\"")
+        })
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum();
+    eprintln!(
+        "inference p50 {:.1} ms p99 {:.1} ms; latency p50 {:.1} ms p99 {:.1} ms; {} frames done, {dropped} dropped of {}",
+        inf50 * 1e3,
+        inf99 * 1e3,
+        lat50 * 1e3,
+        lat99 * 1e3,
+        report.frames,
+        secs * 30
+    );
+    assert!(
+        inf50 > 1.0 / 30.0,
+        "the model is slower than the source ({inf50} s)"
+    );
+    // The bound of the issue: 2 x the inference time + one frame interval, with the
+    // inference time taken at its own p99 (both are measured in this run, on this machine).
+    let bound = 2.0 * inf99 + 1.0 / 30.0;
+    assert!(lat99 < bound, "latency p99 {lat99:.3} s above {bound:.3} s");
+    assert!(
+        dropped > 0.0 && dropped + report.frames as f64 >= (secs * 30) as f64 * 0.95,
+        "every frame is either done or counted as dropped: {} + {dropped}",
+        report.frames
+    );
+}
