@@ -51,6 +51,8 @@ pub struct Frame {
     /// Models whose parallel branch dropped this frame (live policy): their results are
     /// missing, not empty.
     pub missing: Vec<Arc<str>>,
+    /// The results are drawn on the image already (by the first sink that shows it).
+    pub annotated: bool,
 }
 
 impl Frame {
@@ -81,6 +83,7 @@ impl Frame {
             detections: Vec::new(),
             segmentation: Vec::new(),
             missing: Vec::new(),
+            annotated: false,
         }
     }
 

@@ -258,6 +258,8 @@ fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), F
         .map_or(0, |s| s.frames);
     for s in &spec.sinks {
         let written = match s {
+            // Served, not written.
+            config::SinkSpec::Rtsp { .. } => continue,
             config::SinkSpec::Video { .. } => video_frames > 0,
             config::SinkSpec::Jsonl { .. }
             | config::SinkSpec::Mask { .. }

@@ -1107,7 +1107,8 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
     let mut ok = true;
     for (i, v) in items.iter().enumerate() {
         let key = format!("sinks[{i}]");
-        let raw = match tagged(v, &key, &["video", "jsonl", "mask", "mot"], diag) {
+        let raw = match tagged(v, &key, &["video", "jsonl", "mask", "mot", "rtsp"], diag) {
+            Some(("rtsp", rest)) => parse_component(&rest, &key, diag).map(RawSink::Rtsp),
             Some(("video", rest)) => parse_component(&rest, &key, diag).map(RawSink::Video),
             Some(("mask", rest)) => parse_component(&rest, &key, diag).map(RawSink::Mask),
             Some(("mot", rest)) => parse_component(&rest, &key, diag).map(RawSink::Mot),
@@ -1167,6 +1168,34 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
             RawSink::Mot(MotSink { path }) => SinkSpec::Mot {
                 path: resolve(base, &path),
             },
+            RawSink::Rtsp(RtspSink { address, trail_s }) => {
+                let text = address.unwrap_or_else(|| "127.0.0.1:8554".into());
+                let address = match text.parse::<std::net::SocketAddr>() {
+                    Ok(a) => a,
+                    Err(_) => {
+                        diag.error(
+                            format!("{key}.address"),
+                            format!("`{text}` is not HOST:PORT, e.g. 127.0.0.1:8554 (or 0.0.0.0:8554 to serve the network)"),
+                        );
+                        ok = false;
+                        "127.0.0.1:8554".parse().expect("valid address")
+                    }
+                };
+                if let Some(t) = trail_s
+                    && !(t.is_finite() && t >= 0.0)
+                {
+                    diag.error(
+                        format!("{key}.trail_s"),
+                        format!("{t} is not a time; give seconds, 0 or more (0: no trails)"),
+                    );
+                    ok = false;
+                }
+                SinkSpec::Rtsp {
+                    path: format!("rtsp://{address}").into(),
+                    address,
+                    trail_s: trail_s.unwrap_or(1.0),
+                }
+            }
             RawSink::Mask(MaskSink { path, every }) => {
                 let dir = resolve(base, &path);
                 if dir.is_file() {
@@ -1189,7 +1218,7 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
                 }
             }
         };
-        if !matches!(sink, SinkSpec::Mask { .. }) && sink.path().is_dir() {
+        if !matches!(sink, SinkSpec::Mask { .. } | SinkSpec::Rtsp { .. }) && sink.path().is_dir() {
             diag.error(
                 format!("{key}.path"),
                 format!("{} is a folder; name a file", sink.path().display()),

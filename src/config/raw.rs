@@ -353,6 +353,18 @@ pub enum RawSink {
     Jsonl(JsonlSink),
     Mask(MaskSink),
     Mot(MotSink),
+    Rtsp(RtspSink),
+}
+
+/// `type: rtsp`: the annotated video of every stream served live over RTSP by perceptd,
+/// `rtsp://ADDRESS/<stream>`, encoded only while someone watches.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RtspSink {
+    /// `HOST:PORT` to listen on (default `127.0.0.1:8554`: this machine only).
+    pub address: Option<String>,
+    /// Seconds of trail behind tracked objects (default 1; 0: none).
+    pub trail_s: Option<f64>,
 }
 
 /// `type: mot`: the tracks as MOTChallenge text, `frame,id,x,y,w,h,score,-1,-1,-1` (frames

@@ -166,7 +166,7 @@ impl PipelineSpec {
     /// The sinks in the order frames visit them: the video sink, which consumes the frame,
     /// last.
     pub fn sinks_in_order(&self) -> impl Iterator<Item = &SinkSpec> {
-        ["jsonl", "mask", "mot", "video"]
+        ["jsonl", "mask", "mot", "rtsp", "video"]
             .into_iter()
             .flat_map(|k| self.sinks.iter().filter(move |s| s.kind() == k))
     }
@@ -302,6 +302,12 @@ pub enum SinkSpec {
     Mot {
         path: PathBuf,
     },
+    /// The annotated video served over RTSP (`path` is `rtsp://ADDRESS`, for messages).
+    Rtsp {
+        path: PathBuf,
+        address: SocketAddr,
+        trail_s: f64,
+    },
 }
 
 impl SinkSpec {
@@ -310,7 +316,8 @@ impl SinkSpec {
             SinkSpec::Video { path, .. }
             | SinkSpec::Jsonl { path }
             | SinkSpec::Mask { path, .. }
-            | SinkSpec::Mot { path } => path,
+            | SinkSpec::Mot { path }
+            | SinkSpec::Rtsp { path, .. } => path,
         }
     }
 
@@ -332,6 +339,7 @@ impl SinkSpec {
             SinkSpec::Jsonl { .. } => "jsonl",
             SinkSpec::Mask { .. } => "mask",
             SinkSpec::Mot { .. } => "mot",
+            SinkSpec::Rtsp { .. } => "rtsp",
         }
     }
 }

@@ -161,6 +161,19 @@ impl Prepared {
                 SinkSpec::Mask { path, every } => {
                     Box::new(stages::Mask::new(path, *every).map_err(|e| sink_err(kind, e))?)
                 }
+                SinkSpec::Rtsp {
+                    address, trail_s, ..
+                } => {
+                    let streams: Vec<Arc<str>> = spec
+                        .sources
+                        .iter()
+                        .map(|s| Arc::from(s.stream.as_str()))
+                        .collect();
+                    Box::new(
+                        stages::RtspServe::new(*address, &streams, *trail_s)
+                            .map_err(|e| sink_err(kind, e))?,
+                    )
+                }
                 SinkSpec::Mot { .. } => {
                     Box::new(stages::Mot::new(&per_stream(s)).map_err(|e| sink_err(kind, e))?)
                 }

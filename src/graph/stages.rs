@@ -338,6 +338,47 @@ impl Stage for Mot {
     }
 }
 
+/// Serves the annotated frames over RTSP (drawing them, unless an earlier sink did).
+pub struct RtspServe {
+    out: crate::sink::rtsp_out::RtspOut,
+    trails: Vec<(Arc<str>, Trails)>,
+    label: String,
+}
+
+impl RtspServe {
+    pub fn new(
+        address: std::net::SocketAddr,
+        streams: &[Arc<str>],
+        trail_s: f64,
+    ) -> Result<RtspServe, SinkError> {
+        Ok(RtspServe {
+            out: crate::sink::rtsp_out::RtspOut::start(address, streams)?,
+            trails: streams
+                .iter()
+                .map(|s| (s.clone(), Trails::new(trail_s)))
+                .collect(),
+            label: String::with_capacity(64),
+        })
+    }
+}
+
+impl Stage for RtspServe {
+    fn name(&self) -> &str {
+        "rtsp"
+    }
+    fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
+        let trails = of_stream(&mut self.trails, &frame.stream)?;
+        crate::sink::annotate::draw(&mut frame, &mut self.label, trails)
+            .map_err(SinkError::from)?;
+        self.out.push(&frame)?;
+        Ok(Some(frame))
+    }
+    fn finish(&mut self) -> Result<(), StageError> {
+        self.out.stop();
+        Ok(())
+    }
+}
+
 /// Draws the results and encodes the frame into its stream's video; consumes it (its image
 /// becomes the encoder's buffer).
 pub struct Video {

@@ -84,6 +84,10 @@ pub fn draw(
     label_buf: &mut String,
     trails: &mut Trails,
 ) -> Result<(), opencv::Error> {
+    if frame.annotated {
+        return Ok(());
+    }
+    frame.annotated = true;
     trails.update(frame);
     let Some(image) = std::sync::Arc::get_mut(&mut frame.image) else {
         return Err(opencv::Error::new(

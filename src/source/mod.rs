@@ -322,6 +322,7 @@ impl Source {
             detections: Vec::new(),
             segmentation: Vec::new(),
             missing: Vec::new(),
+            annotated: false,
         })
     }
 }

@@ -321,3 +321,96 @@ fn a_source_that_never_connects_is_retried_and_reported_down_and_no_password_lea
         "check output leaked the password: {text}"
     );
 }
+
+#[test]
+fn the_annotated_video_is_served_over_rtsp_and_a_viewer_never_slows_the_pipeline() {
+    let dir = tempdir("rtsp-out");
+    let addr = free_addr();
+    let metrics = Arc::new(perceptd::telemetry::Metrics::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let yaml = format!(
+        r#"
+name: serve
+runtime: {{metrics_addr: "off"}}
+sources:
+  cam: {{type: test, mode: live, pattern: ball, fps: 30, width: 320, height: 240}}
+models:
+  det:
+    path: {assets}/FastestDet.onnx
+    format: fastestdet
+    classes: {assets}/coco.names
+    threads: 1
+stages:
+  - {{type: detect, model: det}}
+sinks:
+  - {{type: jsonl, path: "{d}/out.jsonl"}}
+  - {{type: rtsp, address: "{addr}"}}
+"#,
+        assets = crate::common::assets().display(),
+        d = dir.display()
+    );
+    let run = spawn(yaml, dir.clone(), metrics.clone(), stop.clone());
+    let frames = || {
+        metric(
+            &metrics.render(),
+            "perceptd_frames_total",
+            &[("stage", "rtsp")],
+        )
+        .unwrap_or(0.0)
+    };
+    let rate = |secs: u64| {
+        let (n0, t0) = (frames(), Instant::now());
+        std::thread::sleep(Duration::from_secs(secs));
+        (frames() - n0) / t0.elapsed().as_secs_f64()
+    };
+    assert!(
+        wait_for(Duration::from_secs(20), || frames() > 30.0).is_some(),
+        "frames flow"
+    );
+    let alone = rate(3);
+    // A viewer connects, reads for a while, and leaves.
+    let viewer = gst::parse::launch(&format!(
+        "rtspsrc location=rtsp://{addr}/cam latency=0 ! rtph264depay ! avdec_h264 ! videoconvert ! video/x-raw,format=BGR ! appsink name=s sync=false"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let sink = viewer
+        .by_name("s")
+        .unwrap()
+        .downcast::<gstreamer_app::AppSink>()
+        .unwrap();
+    viewer.set_state(gst::State::Playing).unwrap();
+    let (n0, t0) = (frames(), Instant::now());
+    let mut seen = 0;
+    let mut size = (0, 0);
+    while t0.elapsed() < Duration::from_secs(5) {
+        if let Some(s) = sink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+            let st = s.caps().unwrap().structure(0).unwrap().to_owned();
+            size = (
+                st.get::<i32>("width").unwrap(),
+                st.get::<i32>("height").unwrap(),
+            );
+            seen += 1;
+        }
+    }
+    let watched = (frames() - n0) / t0.elapsed().as_secs_f64();
+    viewer.set_state(gst::State::Null).unwrap();
+    let after = rate(3);
+    eprintln!(
+        "frames/s alone {alone:.1}, while watched {watched:.1}, after {after:.1}; the viewer got {seen} frames of {size:?}"
+    );
+    assert!(seen >= 30, "the viewer got {seen} frames");
+    assert_eq!(size, (320, 240));
+    assert!(alone > 20.0, "the live source runs at its rate: {alone}");
+    assert!(
+        watched >= 0.9 * alone,
+        "a viewer slowed the pipeline: {alone} -> {watched}"
+    );
+    assert!(
+        after >= 0.9 * alone,
+        "a viewer leaving slowed the pipeline: {alone} -> {after}"
+    );
+    stop.store(true, Ordering::Relaxed);
+    run.join().unwrap();
+}
