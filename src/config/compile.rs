@@ -313,7 +313,14 @@ fn sources(
                 "a stream id is letters, digits, `_` or `-` (it becomes a metric label)",
             );
         }
-        let raw = match tagged(v, &path, &["file", "image", "test", "launch", "rtsp"], diag) {
+        let raw = match tagged(
+            v,
+            &path,
+            &["file", "image", "test", "launch", "rtsp", "uri", "v4l2"],
+            diag,
+        ) {
+            Some(("uri", rest)) => parse_component(&rest, &path, diag).map(RawSource::Uri),
+            Some(("v4l2", rest)) => parse_component(&rest, &path, diag).map(RawSource::V4l2),
             Some(("file", rest)) => parse_component(&rest, &path, diag).map(RawSource::File),
             Some(("rtsp", rest)) => parse_component(&rest, &path, diag).map(RawSource::Rtsp),
             Some(("image", rest)) => parse_component(&rest, &path, diag).map(RawSource::Image),
@@ -327,6 +334,59 @@ fn sources(
         };
         let mut reconnect = None;
         let (kind, mode) = match raw {
+            RawSource::Uri(u) => {
+                // The same keys as RTSP, but for uridecodebin.
+                let r = RtspSource {
+                    url: u.uri,
+                    transport: None,
+                    latency_ms: None,
+                    username: u.username,
+                    password_env: u.password_env,
+                    password_file: u.password_file,
+                    stall_timeout_s: u.stall_timeout_s,
+                    reconnect_min_s: u.reconnect_min_s,
+                    reconnect_max_s: u.reconnect_max_s,
+                    mode: u.mode,
+                };
+                let mode = r.mode.unwrap_or(SourceMode::Live);
+                let rc = reconnect_spec(&r, &path, diag);
+                // Live streams are supervised; a replayed file ends at its end.
+                reconnect = (mode == SourceMode::Live).then_some(rc);
+                match net_spec(&r, URI_SCHEMES, &path, base, env, diag) {
+                    Some(k) => (SourceKind::Uri(k), mode),
+                    None => {
+                        ok = false;
+                        continue;
+                    }
+                }
+            }
+            RawSource::V4l2(v) => {
+                let r = RtspSource {
+                    url: String::new(),
+                    transport: None,
+                    latency_ms: None,
+                    username: None,
+                    password_env: None,
+                    password_file: None,
+                    stall_timeout_s: v.stall_timeout_s,
+                    reconnect_min_s: v.reconnect_min_s,
+                    reconnect_max_s: v.reconnect_max_s,
+                    mode: v.mode,
+                };
+                reconnect = Some(reconnect_spec(&r, &path, diag));
+                if v.width == Some(0) || v.height == Some(0) || v.fps == Some(0) {
+                    diag.error(path.clone(), "width, height and fps must be above 0");
+                }
+                (
+                    SourceKind::V4l2 {
+                        device: v.device.into(),
+                        width: v.width,
+                        height: v.height,
+                        fps: v.fps,
+                    },
+                    v.mode.unwrap_or(SourceMode::Live),
+                )
+            }
             RawSource::Rtsp(r) => {
                 reconnect = Some(reconnect_spec(&r, &path, diag));
                 match rtsp_spec(&r, &path, base, env, diag) {
@@ -419,16 +479,33 @@ fn sources(
 pub(crate) fn split_rtsp_url(
     url: &str,
 ) -> Result<(String, Option<String>, Option<String>), String> {
+    split_url(url, RTSP_SCHEMES)
+}
+
+const RTSP_SCHEMES: &[&str] = &["rtsp", "rtsps", "rtspt"];
+const URI_SCHEMES: &[&str] = &["http", "https", "file"];
+
+/// As [`split_rtsp_url`], for a URL whose scheme is one of `schemes`.
+fn split_url(
+    url: &str,
+    schemes: &[&str],
+) -> Result<(String, Option<String>, Option<String>), String> {
+    let example = format!("{}://host[:port]/path", schemes[0]);
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Err("is not a URL; write rtsp://host[:port]/path".into());
+        return Err(format!("is not a URL; write {example}"));
     };
-    if !matches!(
-        scheme.to_ascii_lowercase().as_str(),
-        "rtsp" | "rtsps" | "rtspt"
-    ) {
+    if !schemes.contains(&scheme.to_ascii_lowercase().as_str()) {
         return Err(format!(
-            "has scheme `{scheme}`; an RTSP source needs rtsp:// (or rtsps://, rtspt://)"
+            "has scheme `{scheme}`; this source takes {}",
+            schemes
+                .iter()
+                .map(|s| format!("{s}://"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
+    }
+    if scheme.eq_ignore_ascii_case("file") {
+        return Ok((url.to_string(), None, None));
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
@@ -437,7 +514,7 @@ pub(crate) fn split_rtsp_url(
         None => (None, authority),
     };
     if host.is_empty() || host.starts_with(':') {
-        return Err("has no host; write rtsp://host[:port]/path".into());
+        return Err(format!("has no host; write {example}"));
     }
     let (user, password) = match userinfo {
         None => (None, None),
@@ -479,8 +556,25 @@ fn rtsp_spec(
     env: &dyn Fn(&str) -> Option<String>,
     diag: &mut Diagnostics,
 ) -> Option<RtspSpec> {
+    net_spec(r, RTSP_SCHEMES, path, base, env, diag)
+}
+
+/// The URL and credentials of a network source whose URL has one of `schemes`.
+fn net_spec(
+    r: &RtspSource,
+    schemes: &[&str],
+    path: &str,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+    diag: &mut Diagnostics,
+) -> Option<RtspSpec> {
+    let key = if schemes == RTSP_SCHEMES {
+        "url"
+    } else {
+        "uri"
+    };
     // A bad URL is reported, and the other keys are still checked.
-    let (url, mut username, mut password) = match split_rtsp_url(&r.url) {
+    let (url, mut username, mut password) = match split_url(&r.url, schemes) {
         Ok(x) => x,
         Err(why) => {
             diag.error(

@@ -78,6 +78,38 @@ pub enum RawSource {
     Test(TestSource),
     Launch(LaunchSource),
     Rtsp(RtspSource),
+    Uri(UriSource),
+    V4l2(V4l2Source),
+}
+
+/// `type: uri`: anything `uridecodebin` reads: HTTP(S) files and streams, HLS (`.m3u8`),
+/// `file://`. Live ones (the default) are supervised like RTSP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UriSource {
+    pub uri: String,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<String>,
+    pub stall_timeout_s: Option<f64>,
+    pub reconnect_min_s: Option<f64>,
+    pub reconnect_max_s: Option<f64>,
+    pub mode: Option<SourceMode>,
+}
+
+/// `type: v4l2`: a V4L2 camera (`/dev/videoN`), raw or MJPEG; supervised (a camera unplugged
+/// and plugged back is read again).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct V4l2Source {
+    pub device: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub fps: Option<u32>,
+    pub stall_timeout_s: Option<f64>,
+    pub reconnect_min_s: Option<f64>,
+    pub reconnect_max_s: Option<f64>,
+    pub mode: Option<SourceMode>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -76,7 +76,8 @@ impl std::fmt::Debug for Secret {
 
 pub use super::raw::RtspTransport;
 
-/// An RTSP source: the URL without its credentials, which are kept apart.
+/// A network source (RTSP, or a URI for `uridecodebin`): the URL without its credentials,
+/// which are kept apart.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RtspSpec {
     /// `rtsp://host[:port]/path`, no user information.
@@ -119,6 +120,14 @@ pub enum SourceKind {
     },
     Launch(String),
     Rtsp(RtspSpec),
+    /// Through `uridecodebin`; the URI without credentials (they are set on its source).
+    Uri(RtspSpec),
+    V4l2 {
+        device: PathBuf,
+        width: Option<u32>,
+        height: Option<u32>,
+        fps: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

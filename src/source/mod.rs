@@ -84,6 +84,31 @@ pub fn launch_line(spec: &SourceSpec) -> String {
                 .unwrap_or_default()
         ),
         SourceKind::Launch(l) => format!("{l} ! queue max-size-buffers=4 ! videoconvert"),
+        SourceKind::Uri(u) => format!(
+            "uridecodebin name=perceptd_uri uri={} ! queue max-size-buffers=4 ! videoconvert",
+            quote(&u.url)
+        ),
+        SourceKind::V4l2 {
+            device,
+            width,
+            height,
+            fps,
+        } => {
+            // Raw or MJPEG, whichever the camera offers at that size and rate.
+            let mut fields = String::new();
+            for (k, v) in [("width", width), ("height", height)] {
+                if let Some(v) = v {
+                    fields.push_str(&format!(",{k}={v}"));
+                }
+            }
+            if let Some(f) = fps {
+                fields.push_str(&format!(",framerate={f}/1"));
+            }
+            format!(
+                "v4l2src device={} ! video/x-raw{fields};image/jpeg{fields} ! decodebin name=perceptd_dec ! queue max-size-buffers=4 ! videoconvert",
+                quote(&device.to_string_lossy())
+            )
+        }
         SourceKind::Rtsp(r) => format!(
             "rtspsrc name=perceptd_rtsp location={} protocols={} latency={} ! application/x-rtp,media=video ! decodebin name=perceptd_dec ! queue max-size-buffers=4 ! videoconvert",
             quote(&r.url),
@@ -156,6 +181,29 @@ impl Source {
                 rtsp.set_property("user-pw", &p.0);
             }
         }
+        if let SourceKind::Uri(u) = &spec.kind
+            && (u.username.is_some() || u.password.is_some())
+            && let Some(dec) = pipeline.by_name("perceptd_uri")
+        {
+            // uridecodebin makes its source (souphttpsrc for HTTP) itself: hand it the
+            // credentials there.
+            let (user, pw) = (u.username.clone(), u.password.clone());
+            dec.connect("source-setup", false, move |args| {
+                if let Ok(src) = args[1].get::<gst::Element>() {
+                    if let Some(u) = &user
+                        && src.has_property("user-id")
+                    {
+                        src.set_property("user-id", u);
+                    }
+                    if let Some(p) = &pw
+                        && src.has_property("user-pw")
+                    {
+                        src.set_property("user-pw", &p.0);
+                    }
+                }
+                None
+            });
+        }
         let src = Source {
             stream: spec.stream.as_str().into(),
             pipeline,
@@ -165,7 +213,8 @@ impl Source {
             stop,
             launch: launch.clone(),
             end_ns: None,
-            is_file: matches!(spec.kind, SourceKind::File(_)),
+            is_file: matches!(spec.kind, SourceKind::File(_))
+                || matches!(&spec.kind, SourceKind::Uri(_) if spec.mode == crate::config::SourceMode::Replay),
         };
         crate::graph::priority::lower_streaming_threads(&src.pipeline, priority);
         if let Err(e) = src.pipeline.set_state(gst::State::Playing) {

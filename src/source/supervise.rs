@@ -145,7 +145,7 @@ impl Supervised {
 
     fn name(&self) -> String {
         match &self.spec.kind {
-            SourceKind::Rtsp(r) => r.redacted(),
+            SourceKind::Rtsp(r) | SourceKind::Uri(r) => r.redacted(),
             _ => self.spec.stream.clone(),
         }
     }
