@@ -476,6 +476,7 @@ fn sources(
 
 /// Splits `rtsp://user:password@host/path` into the URL without credentials and the
 /// percent-decoded user and password. Errors never quote the credentials.
+#[cfg(test)]
 pub(crate) fn split_rtsp_url(
     url: &str,
 ) -> Result<(String, Option<String>, Option<String>), String> {
@@ -578,7 +579,7 @@ fn net_spec(
         Ok(x) => x,
         Err(why) => {
             diag.error(
-                format!("{path}.url"),
+                format!("{path}.{key}"),
                 format!("`{}` {why}", redact_url(&r.url)),
             );
             (String::new(), None, None)
