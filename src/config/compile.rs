@@ -313,12 +313,21 @@ fn sources(
                 "a stream id is letters, digits, `_` or `-` (it becomes a metric label)",
             );
         }
-        let raw = match tagged(
+        // `pace` is common to every kind: taken out before the kind's own keys are read.
+        let mut pace_raw = None;
+        let tagged = tagged(
             v,
             &path,
             &["file", "image", "test", "launch", "rtsp", "uri", "v4l2"],
             diag,
-        ) {
+        )
+        .map(|(kind, mut rest)| {
+            if let Value::Mapping(m) = &mut rest {
+                pace_raw = m.remove("pace");
+            }
+            (kind, rest)
+        });
+        let raw = match tagged {
             Some(("uri", rest)) => parse_component(&rest, &path, diag).map(RawSource::Uri),
             Some(("v4l2", rest)) => parse_component(&rest, &path, diag).map(RawSource::V4l2),
             Some(("file", rest)) => parse_component(&rest, &path, diag).map(RawSource::File),
@@ -464,11 +473,29 @@ fn sources(
                 (SourceKind::Launch(launch), mode.unwrap_or(SourceMode::Live))
             }
         };
+        let pace = match &pace_raw {
+            None => Pace::Fast,
+            Some(p) => match parse_component::<Pace>(p, &format!("{path}.pace"), diag) {
+                Some(p) => p,
+                None => {
+                    ok = false;
+                    Pace::Fast
+                }
+            },
+        };
+        if pace == Pace::Realtime && mode == SourceMode::Live {
+            diag.error(
+                format!("{path}.pace"),
+                "a live source comes at its own pace; `pace: realtime` is for `mode: replay`",
+            );
+            ok = false;
+        }
         out.push(SourceSpec {
             stream,
             kind,
             mode,
             reconnect,
+            pace,
         });
     }
     ok.then_some(out)

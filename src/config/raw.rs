@@ -60,6 +60,16 @@ pub enum WhenFull {
     DropOldest,
 }
 
+/// How fast a replayed source delivers its frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pace {
+    /// As fast as the pipeline takes them (default).
+    Fast,
+    /// At their timestamps, as the camera recorded them.
+    Realtime,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceMode {

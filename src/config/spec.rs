@@ -1,7 +1,8 @@
 //! The checked pipeline: every default applied, every path resolved, every reference valid.
 
 pub use super::raw::{
-    ColorOrder, DetectFormat, Provider, ResizeMode, SourceMode, SupportPriority, Upsample, WhenFull,
+    ColorOrder, DetectFormat, Pace, Provider, ResizeMode, SourceMode, SupportPriority, Upsample,
+    WhenFull,
 };
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -52,6 +53,8 @@ pub struct SourceSpec {
     pub mode: SourceMode,
     /// Supervised sources (RTSP) reconnect after an error, an end of stream or a stall.
     pub reconnect: Option<ReconnectSpec>,
+    /// Replay: as fast as possible, or paced to the frames' timestamps.
+    pub pace: Pace,
 }
 
 /// When and how fast a supervised source reconnects.

@@ -42,6 +42,8 @@ pub enum Input {
     Once {
         source: Source,
         health: SourceHealth,
+        /// `pace: realtime`: the first frame's PTS and when it was delivered.
+        pacer: Option<Pacer>,
     },
     Supervised(Box<Supervised>),
 }
@@ -66,6 +68,7 @@ impl Input {
             None => Input::Once {
                 source: Source::open(spec, stop, priority)?,
                 health,
+                pacer: (spec.pace == crate::config::Pace::Realtime).then(Pacer::default),
             },
         })
     }
@@ -73,8 +76,18 @@ impl Input {
     /// The next frame; `Ok(None)` when the stream is over (a supervised one: only on stop).
     pub fn next_frame(&mut self) -> Result<Option<Frame>, SourceError> {
         match self {
-            Input::Once { source, health } => {
-                let r = source.next_frame();
+            Input::Once {
+                source,
+                health,
+                pacer,
+            } => {
+                let mut r = source.next_frame();
+                if let (Ok(Some(f)), Some(p)) = (&mut r, pacer) {
+                    p.wait(f);
+                    // Delivered now: the wait is not latency.
+                    f.captured = Instant::now();
+                    f.captured_wall = std::time::SystemTime::now();
+                }
                 match &r {
                     Ok(Some(_)) => {
                         health.up.set(1);
@@ -85,6 +98,27 @@ impl Input {
                 r
             }
             Input::Supervised(s) => s.next_frame(),
+        }
+    }
+}
+
+/// Delivers replayed frames at their timestamps: frame `n` no earlier than its PTS after the
+/// first frame's delivery.
+#[derive(Default)]
+pub struct Pacer {
+    start: Option<(u64, Instant)>,
+}
+
+impl Pacer {
+    fn wait(&mut self, f: &Frame) {
+        let Some(pts) = f.pts_ns else {
+            return;
+        };
+        let &mut (p0, t0) = self.start.get_or_insert((pts, Instant::now()));
+        let due = t0 + Duration::from_nanos(pts.saturating_sub(p0));
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
         }
     }
 }

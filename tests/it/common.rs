@@ -102,6 +102,7 @@ pub fn metric(page: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 pub fn count_frames(path: &Path) -> u64 {
     let spec = SourceSpec {
         reconnect: None,
+        pace: perceptd::config::Pace::Fast,
         stream: "count".into(),
         kind: SourceKind::File(path.into()),
         mode: SourceMode::Replay,

@@ -243,6 +243,7 @@ fn detection_and_segmentation_in_parallel_branches_joined_by_frame() {
     let mut src = perceptd::source::Source::open(
         &perceptd::config::SourceSpec {
             reconnect: None,
+            pace: perceptd::config::Pace::Fast,
             stream: "check".into(),
             kind: perceptd::config::SourceKind::File(dir.join("out.mp4")),
             mode: perceptd::config::SourceMode::Replay,

@@ -12,6 +12,7 @@ fn open(kind: SourceKind) -> Source {
     Source::open(
         &SourceSpec {
             reconnect: None,
+            pace: perceptd::config::Pace::Fast,
             stream: "t".into(),
             kind,
             mode: SourceMode::Replay,
@@ -128,6 +129,7 @@ fn the_video_sink_encodes_odd_sizes() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let spec = SourceSpec {
         reconnect: None,
+        pace: perceptd::config::Pace::Fast,
         stream: "o".into(),
         kind: SourceKind::File(dir.join("o.mp4")),
         mode: SourceMode::Replay,
@@ -193,6 +195,7 @@ fn a_file_that_is_not_an_image_fails_with_the_element() {
     let r = Source::open(
         &SourceSpec {
             reconnect: None,
+            pace: perceptd::config::Pace::Fast,
             stream: "t".into(),
             kind: SourceKind::Image {
                 path: bad,
@@ -328,6 +331,7 @@ fn v4l2_sources_accept_raw_or_mjpeg_at_the_asked_size() {
         },
         mode: SourceMode::Live,
         reconnect: None,
+        pace: perceptd::config::Pace::Fast,
     };
     let line = perceptd::source::launch_line(&spec);
     assert!(
@@ -336,4 +340,40 @@ fn v4l2_sources_accept_raw_or_mjpeg_at_the_asked_size() {
     );
     let e = perceptd::source::probe(&spec).unwrap_err().to_string();
     assert!(e.contains("source cam") && e.contains("video-none"), "{e}");
+}
+
+#[test]
+fn a_replay_paced_to_realtime_takes_the_clips_duration_and_a_fast_one_does_not() {
+    let dir = tempdir("pace");
+    let img = assets().join("whiteCarLaneSwitch.jpg");
+    let run = |pace: &str| {
+        let yaml = format!(
+            "name: pace\nruntime: {{metrics_addr: \"off\"}}\nsources:\n  still: {{type: image, path: \"{}\", repeat: 20, fps: 10, pace: {pace}}}\nsinks:\n  - {{type: jsonl, path: \"{}\"}}\n",
+            img.display(),
+            dir.join(format!("{pace}.jsonl")).display()
+        );
+        let t0 = std::time::Instant::now();
+        let r = run_yaml(&yaml, &dir, Arc::new(perceptd::telemetry::Metrics::new()));
+        (r, t0.elapsed().as_secs_f64())
+    };
+    let (paced, t_paced) = run("realtime");
+    let (fast, t_fast) = run("fast");
+    eprintln!("realtime {t_paced:.2} s, fast {t_fast:.2} s");
+    assert_eq!((paced.frames, fast.frames), (20, 20));
+    // 20 frames at 10 fps: the last is due 1.9 s after the first.
+    assert!((1.85..3.0).contains(&t_paced), "paced run took {t_paced} s");
+    assert!(t_fast < 1.5, "fast run took {t_fast} s");
+    // The pacing wait is not counted as latency.
+    assert!(perceptd::graph::quantile(&paced.latencies, 0.5) < 0.1);
+    let e = perceptd::config::load_str(
+        "name: t\nsources:\n  cam: {type: test, mode: live, pace: realtime}\n",
+        &dir,
+        &|_| None,
+    )
+    .unwrap_err();
+    assert!(
+        e.iter()
+            .any(|e| e.key == "sources.cam.pace" && e.message.contains("mode: replay")),
+        "{e:?}"
+    );
 }
