@@ -8,6 +8,7 @@ mod errors;
 mod mot_eval;
 mod pipeline;
 mod rtsp;
+mod rtsp_server;
 mod segmentation;
 mod sources;
 mod streams;
