@@ -202,3 +202,68 @@ sinks:
         report.frames
     );
 }
+
+#[test]
+fn frames_of_two_streams_are_batched_together_and_their_results_go_back_to_each() {
+    let dir = tempdir("streams-batch");
+    let yaml = format!(
+        "name: sb\nruntime: {{metrics_addr: 'off'}}\n\
+         sources:\n  a: {{type: file, path: {v}}}\n  b: {{type: file, path: {v}}}\n\
+         models: {{det: {{path: {m}, format: yolov8, threads: 1, batch_size: 4, max_batch_wait_ms: 50}}}}\n\
+         stages: [{{type: detect, model: det}}]\n\
+         sinks: [{{type: jsonl, path: {d}/out.jsonl}}]\n",
+        v = assets().join("solidWhiteRight.mp4").display(),
+        m = crate::common::fixtures()
+            .join("yolov8_tiny_b.onnx")
+            .display(),
+        d = dir.display()
+    );
+    let metrics = Arc::new(perceptd::telemetry::Metrics::new());
+    let report = run_yaml(&yaml, &dir, metrics.clone());
+    assert_eq!(report.frames, 442);
+    let recs = read_jsonl(&dir.join("out.jsonl"));
+    let of =
+        |s: &str| -> Vec<&serde_json::Value> { recs.iter().filter(|r| r["stream"] == s).collect() };
+    let (a, b) = (of("a"), of("b"));
+    assert_eq!((a.len(), b.len()), (221, 221));
+    // The same clip in both: whatever batch each frame rode in, each stream gets its own
+    // frame's results (scores to 1e-4, boxes to 0.01 px: batched kernels may round apart).
+    let mut total = 0;
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x["frame"], y["frame"]);
+        let (dx, dy) = (
+            x["detections"].as_array().unwrap(),
+            y["detections"].as_array().unwrap(),
+        );
+        assert_eq!(dx.len(), dy.len(), "frame {}", x["frame"]);
+        for (p, q) in dx.iter().zip(dy) {
+            assert_eq!(p["label"], q["label"]);
+            assert!((p["score"].as_f64().unwrap() - q["score"].as_f64().unwrap()).abs() <= 1e-4);
+            for k in 0..4 {
+                assert!(
+                    (p["bbox"][k].as_f64().unwrap() - q["bbox"][k].as_f64().unwrap()).abs() <= 1e-2
+                );
+            }
+        }
+        total += dx.len();
+    }
+    assert!(total > 221, "detections to compare: {total}");
+    let page = metrics.render();
+    let calls = metric(
+        &page,
+        "perceptd_inference_batch_size_count",
+        &[("stage", "detect:det")],
+    )
+    .unwrap();
+    let frames = metric(
+        &page,
+        "perceptd_inference_batch_size_sum",
+        &[("stage", "detect:det")],
+    )
+    .unwrap();
+    assert_eq!(frames, 442.0);
+    assert!(
+        calls < 442.0 * 0.75,
+        "{calls} calls for 442 frames: batches formed across streams"
+    );
+}
