@@ -84,9 +84,11 @@ fn main() {
     let t0 = Instant::now();
     let mut rss_1min = 0;
     let mut reconnects = vec![];
+    // SOAK_FLAP=0: no outages (a control run, to tell per-frame from per-reconnection costs).
+    let flap = std::env::var("SOAK_FLAP").map_or(true, |v| v != "0");
     for minute in 0..minutes {
         // Down for 10 s at the start of each minute (from the second on), then back.
-        if minute > 0 {
+        if minute > 0 && flap {
             flapping.stop();
             std::thread::sleep(Duration::from_secs(10));
             let before = frames("flap");

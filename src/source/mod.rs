@@ -281,7 +281,14 @@ impl Source {
             .sink
             .try_pull_sample(gst::ClockTime::from_nseconds(wait.as_nanos() as u64))
         {
-            Some(sample) => self.make_frame(&sample).map(Pull::Frame),
+            Some(sample) => {
+                // The bus is read at every frame too: messages left on it would pile up for
+                // as long as the stream runs (pop_filtered discards what is not an error).
+                if let Some(e) = self.bus_error() {
+                    return Err(e);
+                }
+                self.make_frame(&sample).map(Pull::Frame)
+            }
             None => {
                 if let Some(e) = self.bus_error() {
                     return Err(e);
