@@ -44,6 +44,8 @@ fn free_port() -> u16 {
 }
 
 fn main() {
+    // As perceptd's main does.
+    perceptd::pool::bound_malloc_arenas();
     let minutes: u64 = std::env::args()
         .skip(1)
         .find_map(|a| a.parse().ok())
@@ -88,7 +90,13 @@ fn main() {
     let flap = std::env::var("SOAK_FLAP").map_or(true, |v| v != "0");
     for minute in 0..minutes {
         // Down for 10 s at the start of each minute (from the second on), then back.
-        if minute > 0 && flap {
+        if minute > 0 && std::env::var("SOAK_KICK").is_ok() {
+            // Experiment: the clients are dropped, the server stays.
+            for _ in 0..10 {
+                flapping.kick();
+                std::thread::sleep(Duration::from_secs(3));
+            }
+        } else if minute > 0 && flap {
             flapping.stop();
             std::thread::sleep(Duration::from_secs(10));
             let before = frames("flap");

@@ -142,6 +142,7 @@ fn runtime(e: impl Into<anyhow::Error>) -> Failure {
 }
 
 fn main() -> ExitCode {
+    perceptd::pool::bound_malloc_arenas();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -77,6 +77,15 @@ impl RtspServer {
         });
     }
 
+    /// Drops every client, the server staying up (they reconnect at once).
+    #[allow(dead_code)]
+    pub fn kick(&self) {
+        if let Some(r) = &self.running {
+            r.server
+                .client_filter(Some(&mut |_, _| rtsp::RTSPFilterResult::Remove));
+        }
+    }
+
     /// Drops every client and closes the port.
     pub fn stop(&mut self) {
         let Some(r) = self.running.take() else {
