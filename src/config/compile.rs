@@ -1100,6 +1100,20 @@ fn stages(
     ok.then_some((out, track))
 }
 
+/// Checks a sink's `trail_s`: seconds, 0 or more.
+fn trail_ok(trail_s: Option<f64>, key: &str, diag: &mut Diagnostics) -> bool {
+    match trail_s {
+        Some(t) if !(t.is_finite() && t >= 0.0) => {
+            diag.error(
+                format!("{key}.trail_s"),
+                format!("{t} is not a time; give seconds, 0 or more (0: no trails)"),
+            );
+            false
+        }
+        _ => true,
+    }
+}
+
 /// A `type: track` stage's settings over its tracker's defaults, each checked.
 fn track_options(t: &TrackStage, key: &str, diag: &mut Diagnostics) -> Option<TrackOptions> {
     use crate::track::TrackerParams;
@@ -1248,15 +1262,7 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
                 bitrate_kbps,
                 trail_s,
             }) => {
-                if let Some(t) = trail_s
-                    && !(t.is_finite() && t >= 0.0)
-                {
-                    diag.error(
-                        format!("{key}.trail_s"),
-                        format!("{t} is not a time; give seconds, 0 or more (0: no trails)"),
-                    );
-                    ok = false;
-                }
+                ok &= trail_ok(trail_s, &key, diag);
                 let preset = speed_preset.unwrap_or_else(|| "ultrafast".into());
                 if let Some(b) = bitrate_kbps
                     && !(1..=2_048_000).contains(&b)
@@ -1303,15 +1309,7 @@ fn sinks(v: Option<&Value>, base: &Path, diag: &mut Diagnostics) -> Option<Vec<S
                         "127.0.0.1:8554".parse().expect("valid address")
                     }
                 };
-                if let Some(t) = trail_s
-                    && !(t.is_finite() && t >= 0.0)
-                {
-                    diag.error(
-                        format!("{key}.trail_s"),
-                        format!("{t} is not a time; give seconds, 0 or more (0: no trails)"),
-                    );
-                    ok = false;
-                }
+                ok &= trail_ok(trail_s, &key, diag);
                 SinkSpec::Rtsp {
                     path: format!("rtsp://{address}").into(),
                     address,

@@ -345,20 +345,20 @@ struct Wiring {
 }
 
 /// Series looked up once per stream, then reused (streams are few; a scan beats a hash).
-struct PerStream<T> {
+pub(crate) struct PerStream<T> {
     make: Box<dyn Fn(&str) -> T + Send>,
     known: Vec<(Arc<str>, T)>,
 }
 
 impl<T> PerStream<T> {
-    fn new(make: impl Fn(&str) -> T + Send + 'static) -> PerStream<T> {
+    pub(crate) fn new(make: impl Fn(&str) -> T + Send + 'static) -> PerStream<T> {
         PerStream {
             make: Box::new(make),
             known: vec![],
         }
     }
 
-    fn get(&mut self, stream: &Arc<str>) -> &T {
+    pub(crate) fn get(&mut self, stream: &Arc<str>) -> &T {
         let i = match self.known.iter().position(|(s, _)| s == stream) {
             Some(i) => i,
             None => {

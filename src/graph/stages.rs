@@ -253,10 +253,8 @@ impl Stage for Mask {
 /// Tracks the frame's detections (ByteTrack or SORT, per stream), setting their `track_id`.
 pub struct Track {
     trackers: StreamTrackers,
-    metrics: Arc<crate::telemetry::Metrics>,
-    pipeline: String,
     /// Per stream: its active-tracks gauge and started-tracks counter.
-    series: Vec<(Arc<str>, prometheus::IntGauge, prometheus::IntCounter)>,
+    series: super::PerStream<(prometheus::IntGauge, prometheus::IntCounter)>,
 }
 
 impl Track {
@@ -265,11 +263,16 @@ impl Track {
         metrics: Arc<crate::telemetry::Metrics>,
         pipeline: &str,
     ) -> Track {
+        let pipeline = pipeline.to_string();
         Track {
             trackers: StreamTrackers::new(opts),
-            metrics,
-            pipeline: pipeline.into(),
-            series: vec![],
+            series: super::PerStream::new(move |stream| {
+                let l = [pipeline.as_str(), stream];
+                (
+                    metrics.tracks_active.with_label_values(&l),
+                    metrics.tracks_started.with_label_values(&l),
+                )
+            }),
         }
     }
 }
@@ -283,20 +286,9 @@ impl Stage for Track {
         let s = self
             .trackers
             .update(&frame.stream, frame.seq, t, &mut frame.detections);
-        let i = match self.series.iter().position(|x| x.0 == frame.stream) {
-            Some(i) => i,
-            None => {
-                let l = [self.pipeline.as_str(), &frame.stream];
-                self.series.push((
-                    frame.stream.clone(),
-                    self.metrics.tracks_active.with_label_values(&l),
-                    self.metrics.tracks_started.with_label_values(&l),
-                ));
-                self.series.len() - 1
-            }
-        };
-        self.series[i].1.set(s.active as i64);
-        self.series[i].2.inc_by(s.started as u64);
+        let (active, started) = self.series.get(&frame.stream);
+        active.set(s.active as i64);
+        started.inc_by(s.started as u64);
         Ok(Some(frame))
     }
 }
