@@ -7,10 +7,13 @@
 //! - [`model`]: ONNX Runtime sessions, preprocessing, output layouts.
 //! - [`sink`]: JSON Lines and annotated video.
 //! - [`telemetry`]: Prometheus metrics and their HTTP server.
+//! - [`daemon`]: `perceptd serve`: a config folder of pipelines as a systemd service (notify,
+//!   watchdog, reload, drain, health).
 //! - [`eval`]: offline evaluation against ground truth (`perceptd eval mot`).
 
 pub mod bench;
 pub mod config;
+pub mod daemon;
 pub mod eval;
 pub mod frame;
 pub mod graph;

@@ -4,6 +4,7 @@
 
 pub mod edge;
 pub mod priority;
+pub mod progress;
 mod stages;
 
 pub use stages::{Stage, StageError};
@@ -15,6 +16,7 @@ use crate::segment::Segmenter;
 use crate::source::{Input, SourceError, SourceHealth};
 use crate::telemetry::Metrics;
 use edge::{EdgeRx, EdgeTx};
+use progress::Progress;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -87,6 +89,7 @@ pub struct Prepared {
     /// The sinks, in order.
     sinks: Vec<Box<dyn Stage>>,
     providers: Vec<(String, &'static str)>,
+    progress: Arc<Progress>,
 }
 
 impl Prepared {
@@ -203,7 +206,13 @@ impl Prepared {
             branches,
             sinks: stage_list,
             providers,
+            progress: Arc::new(Progress::default()),
         })
+    }
+
+    /// The running pipeline's heartbeats and frame count, for a watchdog.
+    pub fn progress(&self) -> Arc<Progress> {
+        self.progress.clone()
     }
 
     /// Runs to the end of the stream or until `stop` is set, then drains and finishes every stage.
@@ -220,6 +229,7 @@ impl Prepared {
             mut branches,
             sinks,
             providers,
+            progress,
         } = self;
         let started = Instant::now();
         let w = Wiring {
@@ -233,6 +243,7 @@ impl Prepared {
             spec: spec.clone(),
             latencies: Arc::new(std::sync::Mutex::new(Vec::new())),
             stream_errors: Arc::new(std::sync::Mutex::new(Vec::new())),
+            progress,
         };
         let mut handles: Vec<(String, JoinHandle<Result<StageReport, PipelineError>>)> = vec![];
         // The one ordered flow of frames: the source itself, or a mux of several.
@@ -342,6 +353,7 @@ struct Wiring {
     latencies: Arc<std::sync::Mutex<Vec<f32>>>,
     /// Streams that ended with an error while the others went on.
     stream_errors: Arc<std::sync::Mutex<Vec<String>>>,
+    progress: Arc<Progress>,
 }
 
 /// Series looked up once per stream, then reused (streams are few; a scan beats a hash).
@@ -391,6 +403,7 @@ impl Meter {
 struct Done {
     series: PerStream<prometheus::Histogram>,
     latencies: Arc<std::sync::Mutex<Vec<f32>>>,
+    progress: Arc<Progress>,
 }
 
 impl Done {
@@ -398,6 +411,7 @@ impl Done {
         let l = captured.elapsed().as_secs_f32();
         self.series.get(stream).observe(l as f64);
         self.latencies.lock().expect("latency lock").push(l);
+        self.progress.frame_out();
     }
 }
 
@@ -527,6 +541,7 @@ impl Wiring {
         Done {
             series: PerStream::new(move |stream| m.frame_latency.with_label_values(&[&p, stream])),
             latencies: self.latencies.clone(),
+            progress: self.progress.clone(),
         }
     }
 
@@ -546,13 +561,28 @@ impl Wiring {
             Input::Once { source, .. } => source.stream.to_string(),
             Input::Supervised(_) => "source".into(),
         };
+        // Reading a file must end: a read that hangs is a stuck stage. A live source may wait
+        // for its camera as long as it likes (its supervisor restarts a stalled one).
+        let beat = match &source {
+            Input::Once { source, .. } if source.is_file() => {
+                Some(self.progress.beat(&format!("source:{name}")))
+            }
+            _ => None,
+        };
         let h = std::thread::Builder::new()
             .name("source".into())
             .spawn(move || {
                 priority::lower_current_thread(nice);
                 loop {
                     let t0 = Instant::now();
-                    let frame = match source.next_frame() {
+                    if let Some(b) = &beat {
+                        b.busy();
+                    }
+                    let next = source.next_frame();
+                    if let Some(b) = &beat {
+                        b.idle();
+                    }
+                    let frame = match next {
                         Ok(Some(f)) => f,
                         Ok(None) => break,
                         Err(e) if isolated => {
@@ -651,6 +681,7 @@ impl Wiring {
         let label = name.clone();
         let mut done = self.done();
         let mut meter = self.meter(&name);
+        let beat = self.progress.beat(&name);
         let nice = if stage.is_inference() {
             crate::config::SupportPriority::Normal
         } else {
@@ -695,6 +726,7 @@ impl Wiring {
                     captured.clear();
                     captured.extend(batch.iter().map(|f| (f.stream.clone(), f.captured)));
                     let t0 = Instant::now();
+                    beat.busy();
                     let result = if max_batch == 1 {
                         let frame = batch.pop().expect("one frame");
                         stage.process(frame).map(|out| finished.extend(out))
@@ -704,6 +736,7 @@ impl Wiring {
                         }
                         stage.process_batch(&mut batch, &mut finished)
                     };
+                    beat.idle();
                     if let Err(e) = result {
                         // Drop the receiver first so upstream stops, then finish what was done.
                         drop(rx);
@@ -733,7 +766,10 @@ impl Wiring {
                     }
                 }
                 drop(tx);
+                // Finishing (an encoder's drain, a file's flush) must end too.
+                beat.busy();
                 stage.finish().map_err(fail)?;
+                beat.idle();
                 Ok(meter.report)
             })
             .expect("spawn stage thread");

@@ -158,11 +158,129 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        prometheus::TextEncoder::new()
-            .encode_utf8(&self.registry.gather(), &mut out)
-            .expect("text encoding of gathered metrics");
-        out
+        render_families(&self.registry.gather())
+    }
+}
+
+fn render_families(families: &[prometheus::proto::MetricFamily]) -> String {
+    let mut out = String::new();
+    prometheus::TextEncoder::new()
+        .encode_utf8(families, &mut out)
+        .expect("text encoding of gathered metrics");
+    out
+}
+
+/// One exposition of several registries: the daemon's own and one per pipeline. Families of
+/// the same name are merged (one HELP and TYPE each); a pipeline's series without a `pipeline`
+/// label (the model ones) get one, so that two pipelines' models never collide. A pipeline's
+/// series leave the page with its registry.
+pub fn render_merged(own: &Registry, pipelines: &[(&str, &Registry)]) -> String {
+    let mut by_name: std::collections::BTreeMap<String, prometheus::proto::MetricFamily> = own
+        .gather()
+        .into_iter()
+        .map(|f| (f.name().to_string(), f))
+        .collect();
+    for (pipeline, registry) in pipelines {
+        for mut family in registry.gather() {
+            let mut series = family.take_metric();
+            for m in &mut series {
+                if !m.get_label().iter().any(|l| l.name() == "pipeline") {
+                    let mut labels = m.take_label();
+                    let mut l = prometheus::proto::LabelPair::default();
+                    l.set_name("pipeline".into());
+                    l.set_value(pipeline.to_string());
+                    labels.push(l);
+                    labels.sort_by(|a, b| a.name().cmp(b.name()));
+                    m.set_label(labels);
+                }
+            }
+            let entry = by_name.entry(family.name().to_string()).or_insert(family);
+            entry.mut_metric().extend(series);
+        }
+    }
+    let families: Vec<_> = by_name.into_values().collect();
+    render_families(&families)
+}
+
+/// The daemon's own series, beside the pipelines' (`perceptd serve`).
+pub struct DaemonMetrics {
+    pub registry: Registry,
+    /// 1 while a pipeline runs (pipeline).
+    pub pipeline_up: IntGaugeVec,
+    /// Restarts of a pipeline after it failed (pipeline).
+    pub pipeline_restarts: IntCounterVec,
+    /// Reloads of the config folder (result = ok | rejected).
+    pub reloads: IntCounterVec,
+    /// Unix time the process started: a change means a restart (for example by the watchdog).
+    pub start_time: prometheus::Gauge,
+    /// 1 while the daemon sends WATCHDOG=1, 0 while a stage is stuck.
+    pub watchdog_ok: prometheus::IntGauge,
+}
+
+impl DaemonMetrics {
+    pub fn new() -> DaemonMetrics {
+        let registry = Registry::new();
+        let reg = |c: Box<dyn prometheus::core::Collector>| {
+            registry.register(c).expect("unique metric");
+        };
+        let pipeline_up = IntGaugeVec::new(
+            Opts::new("perceptd_pipeline_up", "1 while the pipeline runs (or has played its input to the end), 0 while it starts or has failed."),
+            &["pipeline"],
+        )
+        .expect("valid gauge");
+        reg(Box::new(pipeline_up.clone()));
+        let pipeline_restarts = IntCounterVec::new(
+            Opts::new(
+                "perceptd_pipeline_restarts_total",
+                "Restarts of a pipeline after it failed.",
+            ),
+            &["pipeline"],
+        )
+        .expect("valid counter");
+        reg(Box::new(pipeline_restarts.clone()));
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "perceptd_reloads_total",
+                "Reloads of the config folder (SIGHUP), by result: ok or rejected.",
+            ),
+            &["result"],
+        )
+        .expect("valid counter");
+        reg(Box::new(reloads.clone()));
+        let start_time = prometheus::Gauge::new(
+            "perceptd_start_time_seconds",
+            "Unix time the process started.",
+        )
+        .expect("valid gauge");
+        reg(Box::new(start_time.clone()));
+        start_time.set(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+        );
+        let watchdog_ok = prometheus::IntGauge::new(
+            "perceptd_watchdog_ok",
+            "1 while every stage makes progress (the daemon sends WATCHDOG=1), 0 while one is stuck.",
+        )
+        .expect("valid gauge");
+        reg(Box::new(watchdog_ok.clone()));
+        for r in ["ok", "rejected"] {
+            reloads.with_label_values(&[r]);
+        }
+        DaemonMetrics {
+            registry,
+            pipeline_up,
+            pipeline_restarts,
+            reloads,
+            start_time,
+            watchdog_ok,
+        }
+    }
+}
+
+impl Default for DaemonMetrics {
+    fn default() -> Self {
+        DaemonMetrics::new()
     }
 }
 

@@ -1,4 +1,5 @@
-//! `GET /metrics` over HTTP, on its own thread.
+//! A small HTTP server on its own thread: `GET /metrics` for `perceptd run`, plus `/healthz`
+//! and `/readyz` for `perceptd serve`. The caller supplies the routes.
 
 use super::Metrics;
 use std::net::SocketAddr;
@@ -7,47 +8,79 @@ use std::thread::JoinHandle;
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "cannot listen for /metrics on {addr}: {source}; choose another address with --metrics-addr or runtime.metrics_addr"
+    "cannot listen for HTTP (/metrics) on {addr}: {source}; choose another address (--metrics-addr, runtime.metrics_addr, or http.address in perceptd.yaml)"
 )]
 pub struct ServeError {
     pub addr: SocketAddr,
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-pub struct MetricsServer {
+/// One response.
+pub struct Reply {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn text(status: u16, body: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: body.into(),
+        }
+    }
+
+    pub fn metrics(body: String) -> Reply {
+        Reply {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body,
+        }
+    }
+}
+
+/// Answers `GET path`; `None` is a 404.
+pub type Routes = dyn Fn(&str) -> Option<Reply> + Send + Sync;
+
+pub struct HttpServer {
     server: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
     pub addr: SocketAddr,
 }
 
-impl MetricsServer {
-    pub fn start(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<MetricsServer, ServeError> {
+impl HttpServer {
+    /// Listens on `addr`; `known` names the paths for the 404 message.
+    pub fn start(
+        addr: SocketAddr,
+        known: &'static str,
+        routes: Box<Routes>,
+    ) -> Result<HttpServer, ServeError> {
         let server =
             Arc::new(tiny_http::Server::http(addr).map_err(|source| ServeError { addr, source })?);
         let bound = server.server_addr().to_ip().unwrap_or(addr);
         let s = server.clone();
         let thread = std::thread::Builder::new()
-            .name("metrics-http".into())
+            .name("http".into())
             .spawn(move || {
                 for req in s.incoming_requests() {
-                    let resp = match (req.method(), req.url()) {
-                        (tiny_http::Method::Get, "/metrics") => {
-                            let header = tiny_http::Header::from_bytes(
-                                &b"Content-Type"[..],
-                                &b"text/plain; version=0.0.4; charset=utf-8"[..],
-                            )
+                    let path = req.url().split('?').next().unwrap_or("").to_string();
+                    let reply = match req.method() {
+                        tiny_http::Method::Get | tiny_http::Method::Head => routes(&path),
+                        _ => None,
+                    }
+                    .unwrap_or_else(|| Reply::text(404, format!("not found; try GET {known}\n")));
+                    let header =
+                        tiny_http::Header::from_bytes(&b"Content-Type"[..], reply.content_type)
                             .expect("static header");
-                            tiny_http::Response::from_string(metrics.render()).with_header(header)
-                        }
-                        _ => tiny_http::Response::from_string("not found; try GET /metrics\n")
-                            .with_status_code(404),
-                    };
+                    let resp = tiny_http::Response::from_string(reply.body)
+                        .with_status_code(reply.status)
+                        .with_header(header);
                     let _ = req.respond(resp);
                 }
             })
-            .expect("spawn metrics thread");
-        tracing::info!(addr = %bound, "serving metrics on http://{bound}/metrics");
-        Ok(MetricsServer {
+            .expect("spawn http thread");
+        Ok(HttpServer {
             server,
             thread: Some(thread),
             addr: bound,
@@ -55,11 +88,33 @@ impl MetricsServer {
     }
 }
 
-impl Drop for MetricsServer {
+impl Drop for HttpServer {
     fn drop(&mut self) {
         self.server.unblock();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// `GET /metrics` of one registry (`perceptd run`, `perceptd bench`).
+pub struct MetricsServer {
+    _http: HttpServer,
+    pub addr: SocketAddr,
+}
+
+impl MetricsServer {
+    pub fn start(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<MetricsServer, ServeError> {
+        let http = HttpServer::start(
+            addr,
+            "/metrics",
+            Box::new(move |path| (path == "/metrics").then(|| Reply::metrics(metrics.render()))),
+        )?;
+        let bound = http.addr;
+        tracing::info!(addr = %bound, "serving metrics on http://{bound}/metrics");
+        Ok(MetricsServer {
+            _http: http,
+            addr: bound,
+        })
     }
 }

@@ -3,6 +3,7 @@
 mod batching;
 mod common;
 mod config;
+mod daemon;
 mod decoders;
 mod errors;
 mod mot_eval;
