@@ -633,10 +633,16 @@ fn net_spec(
     if let Some(f) = &r.password_file {
         let file = resolve(base, f);
         match std::fs::read_to_string(&file) {
-            Ok(v) => password = Some(v.trim_end_matches(['\n', '\r']).to_string()),
+            // An empty file is no password: the unit's fallback when no credential is installed.
+            Ok(v) => {
+                let v = v.trim_end_matches(['\n', '\r']);
+                if !v.is_empty() {
+                    password = Some(v.to_string());
+                }
+            }
             Err(e) => diag.error(
                 format!("{path}.password_file"),
-                format!("cannot read {}: {e}; give a readable file holding only the password (with systemd: LoadCredential= and %d/NAME)", file.display()),
+                format!("cannot read {}: {e}; give a readable file holding only the password (under systemd: LoadCredential=NAME:/path in the unit and `password_file: ${{CREDENTIALS_DIRECTORY}}/NAME` here)", file.display()),
             ),
         }
     }

@@ -68,6 +68,19 @@ impl Board {
         }
     }
 
+    /// Alive: 200, unless a stage is stuck (the watchdog is withheld), so that a Kubernetes
+    /// liveness probe restarts perceptd as systemd's watchdog would.
+    fn healthz(&self) -> Reply {
+        if self.metrics.watchdog_ok.get() == 1 {
+            Reply::text(200, "ok\n")
+        } else {
+            Reply::text(
+                503,
+                "stuck: a stage has been busy on one frame longer than watchdog.stall_s (see the log)\n",
+            )
+        }
+    }
+
     fn metrics(&self) -> Reply {
         let ps = self.pipelines.lock().expect("pipelines lock").clone();
         let regs: Vec<(&str, &prometheus::Registry)> = ps
@@ -126,7 +139,7 @@ pub fn serve(dir: &Path, log: Box<dyn LogLevel>) -> Result<(), DaemonError> {
                 "/metrics, /healthz or /readyz",
                 Box::new(move |path| match path {
                     "/metrics" => Some(b.metrics()),
-                    "/healthz" => Some(Reply::text(200, "ok\n")),
+                    "/healthz" => Some(b.healthz()),
                     "/readyz" => Some(b.readyz()),
                     _ => None,
                 }),

@@ -181,7 +181,9 @@ fn supervise(
         }
         match outcome {
             Ok(()) => {
-                // A healthy end (a replayed drive played out) is not a pipeline down.
+                // A healthy end (a replayed drive played out) is not a pipeline down, and its
+                // sources, which ended, are not down either.
+                metrics.source_up.reset();
                 up.set(1);
                 set(&shared, State::Finished, None);
                 return;

@@ -264,6 +264,7 @@ impl DaemonMetrics {
         )
         .expect("valid gauge");
         reg(Box::new(watchdog_ok.clone()));
+        watchdog_ok.set(1);
         for r in ["ok", "rejected"] {
             reloads.with_label_values(&[r]);
         }

@@ -306,6 +306,11 @@ fn a_stuck_stage_stops_the_watchdog_pings_until_it_moves_again() {
     std::thread::sleep(Duration::from_secs(2));
     let pings = s.pings(t, Instant::now());
     assert_eq!(pings, 0, "no WATCHDOG=1 while a stage is stuck");
+    let healthz = http_get(s.addr, "/healthz").unwrap_or_default();
+    assert!(
+        healthz.starts_with("stuck"),
+        "/healthz fails while stuck: {healthz}"
+    );
     let log = s.log_text();
     assert!(
         log.contains("a stage is stuck") && log.contains("stuck/jsonl busy"),
@@ -557,4 +562,51 @@ fn an_invalid_folder_at_start_exits_2_naming_every_error() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--config-dir"));
+}
+
+#[test]
+fn every_metric_of_the_alerts_and_dashboard_is_in_a_real_scrape() {
+    // A pipeline that touches every metric family: a live source, a batched detector whose GPU
+    // providers fall back to the CPU, a tracker.
+    let dir = tempdir("serve-names");
+    std::fs::write(
+        dir.join("all.yaml"),
+        format!(
+            "name: all\nsources:\n  cam:\n    type: test\n    width: 320\n    height: 240\n    fps: 30\n    mode: live\n\
+             models:\n  det:\n    path: {}\n    format: yolov8\n    threads: 1\n    batch_size: 2\n    max_batch_wait_ms: 5\n    providers: [cuda, cpu]\n\
+             stages:\n  - type: detect\n    model: det\n  - type: track\n\
+             sinks:\n  - type: jsonl\n    path: {}/all.jsonl\n",
+            fixtures().join("yolov8_tiny_b.onnx").display(),
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let mut s = Serve::start(&dir, "", 1_000_000);
+    assert!(
+        s.wait_note("READY=1", Duration::from_secs(30)).is_some(),
+        "{}",
+        s.log_text()
+    );
+    let used = crate::deploy::metric_names_used();
+    assert!(used.len() >= 10, "the kit uses metrics: {used:?}");
+    let mut page = String::new();
+    let all_there = wait_until(Duration::from_secs(20), || {
+        page = s.scrape();
+        used.iter().all(|n| page.contains(&format!("# TYPE {n} ")))
+    });
+    let missing: Vec<&String> = used
+        .iter()
+        .filter(|n| !page.contains(&format!("# TYPE {n} ")))
+        .collect();
+    assert!(
+        all_there,
+        "used by deploy/ but not exported: {missing:?}\n{page}"
+    );
+    s.signal(libc::SIGTERM);
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        s.log_text()
+    );
 }

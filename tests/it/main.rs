@@ -5,6 +5,7 @@ mod common;
 mod config;
 mod daemon;
 mod decoders;
+mod deploy;
 mod errors;
 mod mot_eval;
 mod pipeline;
