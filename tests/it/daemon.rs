@@ -261,18 +261,18 @@ fn notify_ready_watchdog_and_sigterm_drain_of_the_real_clip() {
     );
 }
 
-#[test]
-fn a_stuck_stage_stops_the_watchdog_pings_until_it_moves_again() {
-    let dir = tempdir("serve-stuck");
+/// A folder whose pipeline's JSONL sink writes into a FIFO that nobody reads: once the pipe's
+/// 64 KiB buffer is full its write blocks, as on a hung network mount (a low threshold makes the
+/// lines long). Returns the folder and the thread that opens the reading end (it blocks until the
+/// sink opens its end); hold the file unread to keep the sink stuck.
+fn stuck_folder(name: &str) -> (PathBuf, std::thread::JoinHandle<std::fs::File>) {
+    let dir = tempdir(name);
     let out = dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
-    // The JSONL sink writes into a FIFO that nobody reads: once the pipe's 64 KiB buffer is
-    // full, its write blocks, as on a hung network mount. A low threshold makes lines long.
     let fifo = out.join("stuck.jsonl");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: plain libc call on a path we own.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
-    // Open the reading end first (blocking until the sink opens its end) and hold it unread.
     let f2 = fifo.clone();
     let reader = std::thread::spawn(move || std::fs::File::open(f2).unwrap());
     std::fs::write(
@@ -280,6 +280,12 @@ fn a_stuck_stage_stops_the_watchdog_pings_until_it_moves_again() {
         clip_pipeline("stuck", &out, &fifo, 0.05),
     )
     .unwrap();
+    (dir, reader)
+}
+
+#[test]
+fn a_stuck_stage_stops_the_watchdog_pings_until_it_moves_again() {
+    let (dir, reader) = stuck_folder("serve-stuck");
     let mut s = Serve::start(
         &dir,
         "watchdog:\n  stall_s: 1\nshutdown:\n  drain_timeout_s: 20\n",
@@ -609,4 +615,91 @@ fn every_metric_of_the_alerts_and_dashboard_is_in_a_real_scrape() {
         "{}",
         s.log_text()
     );
+}
+
+#[test]
+fn a_drain_past_its_deadline_exits_1_and_a_second_signal_exits_at_once() {
+    // Drain deadline: the stuck sink cannot finish, so after drain_timeout_s perceptd gives up
+    // with exit code 1 and names the pipeline.
+    let (dir, reader) = stuck_folder("serve-deadline");
+    let mut s = Serve::start(
+        &dir,
+        "watchdog:\n  stall_s: 1\nshutdown:\n  drain_timeout_s: 1.5\n",
+        1_000_000,
+    );
+    assert!(s.wait_note("READY=1", Duration::from_secs(60)).is_some(), "{}", s.log_text());
+    let _held = reader.join().unwrap();
+    assert!(wait_until(Duration::from_secs(60), || metric(
+        &s.scrape(),
+        "perceptd_watchdog_ok",
+        &[]
+    ) == Some(0.0)));
+    let t = Instant::now();
+    s.signal(libc::SIGTERM);
+    let code = s.wait_exit(Duration::from_secs(10));
+    let took = t.elapsed();
+    let log = s.log_text();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        took >= Duration::from_millis(1400) && took < Duration::from_secs(4),
+        "gave up at the deadline: {took:?}"
+    );
+    assert!(log.contains("did not drain") && log.contains("stuck"), "{log}");
+
+    // A second signal while draining: out at once.
+    let (dir, reader) = stuck_folder("serve-second");
+    let mut s = Serve::start(
+        &dir,
+        "watchdog:\n  stall_s: 1\nshutdown:\n  drain_timeout_s: 60\n",
+        1_000_000,
+    );
+    assert!(s.wait_note("READY=1", Duration::from_secs(60)).is_some(), "{}", s.log_text());
+    let _held = reader.join().unwrap();
+    assert!(wait_until(Duration::from_secs(60), || metric(
+        &s.scrape(),
+        "perceptd_watchdog_ok",
+        &[]
+    ) == Some(0.0)));
+    s.signal(libc::SIGTERM);
+    assert!(s.wait_note("STOPPING=1", Duration::from_secs(5)).is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    let t = Instant::now();
+    s.signal(libc::SIGINT);
+    let code = s.wait_exit(Duration::from_secs(5));
+    assert_eq!(code, Some(130), "{}", s.log_text());
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+}
+
+#[test]
+fn under_journald_log_lines_carry_their_syslog_priority() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempdir("serve-journal");
+    std::fs::write(dir.join("perceptd.yaml"), "http:\n  address: off\n").unwrap();
+    let log = dir.join("journal.log");
+    let f = std::fs::File::create(&log).unwrap();
+    let meta = f.metadata().unwrap();
+    // systemd names the journal stream stderr is connected to: device and inode.
+    let mut child = perceptd()
+        .args(["serve", "--config-dir"])
+        .arg(&dir)
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .env("RUST_LOG", "info")
+        .stderr(f)
+        .spawn()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("no pipeline files"))
+    }));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.starts_with("<4> WARN") && l.contains("no pipeline files")),
+        "{text}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("<6> INFO")), "{text}");
+    // No timestamp (journald stamps entries) and no colour codes.
+    assert!(lines.iter().all(|l| !l.contains('\x1b') && !l.contains("Z ")), "{text}");
 }
