@@ -561,13 +561,12 @@ impl Wiring {
             Input::Once { source, .. } => source.stream.to_string(),
             Input::Supervised(_) => "source".into(),
         };
-        // Reading a file must end: a read that hangs is a stuck stage. A live source may wait
-        // for its camera as long as it likes (its supervisor restarts a stalled one).
+        // A source read must end with a frame within the stall limit: a file read that hangs,
+        // or a camera without `reconnect` that went silent, is a stuck stage (a restart is its
+        // only cure). A supervised source may wait as long as it likes: it reconnects itself.
         let beat = match &source {
-            Input::Once { source, .. } if source.is_file() => {
-                Some(self.progress.beat(&format!("source:{name}")))
-            }
-            _ => None,
+            Input::Once { .. } => Some(self.progress.beat(&format!("source:{name}"))),
+            Input::Supervised(_) => None,
         };
         let h = std::thread::Builder::new()
             .name("source".into())

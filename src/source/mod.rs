@@ -147,11 +147,6 @@ pub struct Source {
 }
 
 impl Source {
-    /// Whether the source reads a file (its reads must end), not a live input.
-    pub fn is_file(&self) -> bool {
-        self.is_file
-    }
-
     /// Opens and starts the source; its streaming threads run at `priority`.
     pub fn open(
         spec: &SourceSpec,

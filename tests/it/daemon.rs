@@ -627,7 +627,11 @@ fn a_drain_past_its_deadline_exits_1_and_a_second_signal_exits_at_once() {
         "watchdog:\n  stall_s: 1\nshutdown:\n  drain_timeout_s: 1.5\n",
         1_000_000,
     );
-    assert!(s.wait_note("READY=1", Duration::from_secs(60)).is_some(), "{}", s.log_text());
+    assert!(
+        s.wait_note("READY=1", Duration::from_secs(60)).is_some(),
+        "{}",
+        s.log_text()
+    );
     let _held = reader.join().unwrap();
     assert!(wait_until(Duration::from_secs(60), || metric(
         &s.scrape(),
@@ -644,7 +648,10 @@ fn a_drain_past_its_deadline_exits_1_and_a_second_signal_exits_at_once() {
         took >= Duration::from_millis(1400) && took < Duration::from_secs(4),
         "gave up at the deadline: {took:?}"
     );
-    assert!(log.contains("did not drain") && log.contains("stuck"), "{log}");
+    assert!(
+        log.contains("did not drain") && log.contains("stuck"),
+        "{log}"
+    );
 
     // A second signal while draining: out at once.
     let (dir, reader) = stuck_folder("serve-second");
@@ -653,7 +660,11 @@ fn a_drain_past_its_deadline_exits_1_and_a_second_signal_exits_at_once() {
         "watchdog:\n  stall_s: 1\nshutdown:\n  drain_timeout_s: 60\n",
         1_000_000,
     );
-    assert!(s.wait_note("READY=1", Duration::from_secs(60)).is_some(), "{}", s.log_text());
+    assert!(
+        s.wait_note("READY=1", Duration::from_secs(60)).is_some(),
+        "{}",
+        s.log_text()
+    );
     let _held = reader.join().unwrap();
     assert!(wait_until(Duration::from_secs(60), || metric(
         &s.scrape(),
@@ -696,10 +707,57 @@ fn under_journald_log_lines_carry_their_syslog_priority() {
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(
-        lines.iter().any(|l| l.starts_with("<4> WARN") && l.contains("no pipeline files")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("<4> WARN") && l.contains("no pipeline files")),
         "{text}"
     );
     assert!(lines.iter().any(|l| l.starts_with("<6> INFO")), "{text}");
     // No timestamp (journald stamps entries) and no colour codes.
-    assert!(lines.iter().all(|l| !l.contains('\x1b') && !l.contains("Z ")), "{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.contains('\x1b') && !l.contains("Z ")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_silent_camera_without_reconnect_stops_the_watchdog_pings() {
+    // A live source that delivers a frame every 3 s (identity sleeps per buffer), with
+    // stall_s 1: a source read that does not end in a frame within the limit is stuck.
+    let dir = tempdir("serve-silent");
+    std::fs::write(
+        dir.join("cam.yaml"),
+        format!(
+            "name: cam\nsources:\n  cam:\n    type: launch\n    mode: live\n    launch: videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=30/1 ! identity sleep-time=3000000\n\
+             sinks:\n  - type: jsonl\n    path: {}/cam.jsonl\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let mut s = Serve::start(&dir, "watchdog:\n  stall_s: 1\n", 1_000_000);
+    assert!(
+        s.wait_note("READY=1", Duration::from_secs(30)).is_some(),
+        "{}",
+        s.log_text()
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || metric(
+            &s.scrape(),
+            "perceptd_watchdog_ok",
+            &[]
+        ) == Some(0.0)),
+        "{}",
+        s.log_text()
+    );
+    let log = s.log_text();
+    assert!(log.contains("cam/source:cam busy"), "{log}");
+    s.signal(libc::SIGTERM);
+    assert_eq!(
+        s.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "{}",
+        s.log_text()
+    );
 }
