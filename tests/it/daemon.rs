@@ -122,17 +122,6 @@ impl Drop for Serve {
     }
 }
 
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
 /// The real clip through FastestDet, paced like a camera, JSONL and MP4 into `out`.
 fn clip_pipeline(name: &str, out: &Path, jsonl: &Path, score: f32) -> String {
     let a = assets();
@@ -261,11 +250,11 @@ fn notify_ready_watchdog_and_sigterm_drain_of_the_real_clip() {
     );
 }
 
-/// A folder whose pipeline's JSONL sink writes into a FIFO that nobody reads: once the pipe's
-/// 64 KiB buffer is full its write blocks, as on a hung network mount (a low threshold makes the
-/// lines long). Returns the folder and the thread that opens the reading end (it blocks until the
-/// sink opens its end); hold the file unread to keep the sink stuck.
-fn stuck_folder(name: &str) -> (PathBuf, std::thread::JoinHandle<std::fs::File>) {
+/// `perceptd serve` on a folder whose pipeline's JSONL sink writes into a FIFO that nobody
+/// reads: once the pipe's 64 KiB buffer is full its write blocks, as on a hung network mount (a
+/// low threshold makes the lines long). Returns once the watchdog says the sink is stuck, with the
+/// reading end of the FIFO, unread; read it to unblock the sink.
+fn start_stuck(name: &str, drain_timeout_s: f64) -> (Serve, std::fs::File) {
     let dir = tempdir(name);
     let out = dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
@@ -273,6 +262,7 @@ fn stuck_folder(name: &str) -> (PathBuf, std::thread::JoinHandle<std::fs::File>)
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: plain libc call on a path we own.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    // Opening the reading end blocks until the sink opens its end.
     let f2 = fifo.clone();
     let reader = std::thread::spawn(move || std::fs::File::open(f2).unwrap());
     std::fs::write(
@@ -280,15 +270,9 @@ fn stuck_folder(name: &str) -> (PathBuf, std::thread::JoinHandle<std::fs::File>)
         clip_pipeline("stuck", &out, &fifo, 0.05),
     )
     .unwrap();
-    (dir, reader)
-}
-
-#[test]
-fn a_stuck_stage_stops_the_watchdog_pings_until_it_moves_again() {
-    let (dir, reader) = stuck_folder("serve-stuck");
-    let mut s = Serve::start(
+    let s = Serve::start(
         &dir,
-        "watchdog:\n  stall_s: 1\nshutdown:\n  drain_timeout_s: 20\n",
+        &format!("watchdog:\n  stall_s: 1\nshutdown:\n  drain_timeout_s: {drain_timeout_s}\n"),
         1_000_000,
     );
     assert!(
@@ -296,9 +280,8 @@ fn a_stuck_stage_stops_the_watchdog_pings_until_it_moves_again() {
         "{}",
         s.log_text()
     );
-    let mut reader = reader.join().unwrap();
-
-    // The sink blocks; after stall_s the pings stop and the gauge says so.
+    let reader = reader.join().unwrap();
+    // The sink blocks; after stall_s the gauge says so.
     assert!(
         wait_until(Duration::from_secs(60), || metric(
             &s.scrape(),
@@ -308,6 +291,12 @@ fn a_stuck_stage_stops_the_watchdog_pings_until_it_moves_again() {
         "watchdog_ok never fell to 0; log:\n{}",
         s.log_text()
     );
+    (s, reader)
+}
+
+#[test]
+fn a_stuck_stage_stops_the_watchdog_pings_until_it_moves_again() {
+    let (mut s, mut reader) = start_stuck("serve-stuck", 20.0);
     let t = Instant::now();
     std::thread::sleep(Duration::from_secs(2));
     let pings = s.pings(t, Instant::now());
@@ -621,23 +610,7 @@ fn every_metric_of_the_alerts_and_dashboard_is_in_a_real_scrape() {
 fn a_drain_past_its_deadline_exits_1_and_a_second_signal_exits_at_once() {
     // Drain deadline: the stuck sink cannot finish, so after drain_timeout_s perceptd gives up
     // with exit code 1 and names the pipeline.
-    let (dir, reader) = stuck_folder("serve-deadline");
-    let mut s = Serve::start(
-        &dir,
-        "watchdog:\n  stall_s: 1\nshutdown:\n  drain_timeout_s: 1.5\n",
-        1_000_000,
-    );
-    assert!(
-        s.wait_note("READY=1", Duration::from_secs(60)).is_some(),
-        "{}",
-        s.log_text()
-    );
-    let _held = reader.join().unwrap();
-    assert!(wait_until(Duration::from_secs(60), || metric(
-        &s.scrape(),
-        "perceptd_watchdog_ok",
-        &[]
-    ) == Some(0.0)));
+    let (mut s, _held) = start_stuck("serve-deadline", 1.5);
     let t = Instant::now();
     s.signal(libc::SIGTERM);
     let code = s.wait_exit(Duration::from_secs(10));
@@ -654,23 +627,7 @@ fn a_drain_past_its_deadline_exits_1_and_a_second_signal_exits_at_once() {
     );
 
     // A second signal while draining: out at once.
-    let (dir, reader) = stuck_folder("serve-second");
-    let mut s = Serve::start(
-        &dir,
-        "watchdog:\n  stall_s: 1\nshutdown:\n  drain_timeout_s: 60\n",
-        1_000_000,
-    );
-    assert!(
-        s.wait_note("READY=1", Duration::from_secs(60)).is_some(),
-        "{}",
-        s.log_text()
-    );
-    let _held = reader.join().unwrap();
-    assert!(wait_until(Duration::from_secs(60), || metric(
-        &s.scrape(),
-        "perceptd_watchdog_ok",
-        &[]
-    ) == Some(0.0)));
+    let (mut s, _held) = start_stuck("serve-second", 60.0);
     s.signal(libc::SIGTERM);
     assert!(s.wait_note("STOPPING=1", Duration::from_secs(5)).is_some());
     std::thread::sleep(Duration::from_millis(300));

@@ -4,7 +4,7 @@
 use crate::common::*;
 use std::path::Path;
 use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const FRAMES: u64 = 221;
 const STAGES: [&str; 5] = ["source", "preprocess:det", "detect:det", "jsonl", "video"];
@@ -19,17 +19,6 @@ fn start(out: &Path, extra: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 fn stage_frames(page: &str, stage: &str) -> f64 {
