@@ -9,7 +9,8 @@
 //! - [`telemetry`]: Prometheus metrics and their HTTP server.
 //! - [`daemon`]: `perceptd serve`: a config folder of pipelines as a systemd service (notify,
 //!   watchdog, reload, drain, health).
-//! - [`eval`]: offline evaluation against ground truth (`perceptd eval mot`).
+//! - [`eval`]: offline evaluation against ground truth (`perceptd eval det|seg|mot`).
+//! - [`replay`]: `perceptd replay` of recorded drives, `perceptd diff` of two replays, report.html.
 
 pub mod bench;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod frame;
 pub mod graph;
 pub mod model;
 pub mod pool;
+pub mod replay;
 pub mod segment;
 pub mod sink;
 pub mod source;

@@ -86,6 +86,46 @@ enum Cmd {
         #[arg(long)]
         metrics_addr: Option<String>,
     },
+    /// Run a pipeline over a recorded drive or a folder of them, lossless and as fast as it goes.
+    ///
+    /// Each drive's outputs go to OUT/<drive>/ (the pipeline's sinks, always a JSONL), with
+    /// summary.json; OUT/run.json sums up and OUT/report.html shows charts and the frames to look
+    /// at. With --gt, each drive is evaluated: --gt is the ground-truth file for one drive, or a
+    /// folder of <drive>.jsonl / <drive>.json (detection), <drive>/ (class-map PNGs) and
+    /// <drive>.txt (MOTChallenge). Two runs of the same build write identical JSONL (CPU).
+    ///
+    /// Example: perceptd replay pipelines/examples/fastestdet-drive.yaml --input drives/ --out runs/a
+    Replay {
+        pipeline: PathBuf,
+        /// A recorded drive, or a folder of them (mp4, mkv, mov, avi, webm, ts, m4v, mts).
+        #[arg(long)]
+        input: PathBuf,
+        /// Output folder (created).
+        #[arg(long)]
+        out: PathBuf,
+        /// Ground truth: evaluate each drive.
+        #[arg(long)]
+        gt: Option<PathBuf>,
+        /// Progress display: a bar on a terminal, lines otherwise (auto), or off.
+        #[arg(long, value_enum, default_value_t = ProgressArg::Auto)]
+        progress: ProgressArg,
+        /// Do not write report.html.
+        #[arg(long)]
+        no_report: bool,
+    },
+    /// Compare two replays of the same drives: speed, accuracy, detections, disagreeing frames.
+    ///
+    /// Prints the differences and writes report.html (default: RUN_B/diff/report.html).
+    /// Exit code 0 whether or not they differ.
+    ///
+    /// Example: perceptd diff runs/a runs/b
+    Diff {
+        run_a: PathBuf,
+        run_b: PathBuf,
+        /// Folder for report.html.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Evaluate results against ground truth.
     Eval {
         #[command(subcommand)]
@@ -93,8 +133,55 @@ enum Cmd {
     },
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ProgressArg {
+    Auto,
+    Bar,
+    Lines,
+    Off,
+}
+
 #[derive(Subcommand)]
 enum EvalCmd {
+    /// Detection: COCO-style AP per class, mAP@0.5 and mAP@0.5:0.95 (as pycocotools computes
+    /// them) of a perceptd JSONL run against ground truth (perceptd's ground-truth JSONL, or COCO
+    /// JSON annotations). Exit code 2 on bad input.
+    ///
+    /// Example: perceptd eval det --gt drive.gt.jsonl --pred runs/a/drive/results.jsonl
+    Det {
+        #[arg(long)]
+        gt: PathBuf,
+        #[arg(long)]
+        pred: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Segmentation: per-class IoU and mIoU of class-map PNGs (the `mask` sink's) against
+    /// ground-truth PNGs (pixel = class index; a file's frame is the last number in its name).
+    ///
+    /// Example: perceptd eval seg --gt gt/masks --pred runs/a/drive/masks --head lanes
+    Seg {
+        #[arg(long)]
+        gt: PathBuf,
+        #[arg(long)]
+        pred: PathBuf,
+        /// The segmentation head, when the folder holds several.
+        #[arg(long)]
+        head: Option<String>,
+        /// The stream, when the folder holds several.
+        #[arg(long)]
+        stream: Option<String>,
+        /// Class names, one per line, in index order.
+        #[arg(long)]
+        classes: Option<PathBuf>,
+        /// Ground-truth pixel value to ignore (default 255).
+        #[arg(long, default_value_t = 255)]
+        ignore: u8,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Multi-object tracking: CLEAR-MOT (MOTA, MOTP) and identity (IDF1, IDP, IDR) metrics of
     /// MOTChallenge files, as py-motmetrics' eval_motchallenge.py computes them by default.
     ///
@@ -183,6 +270,30 @@ fn main() -> ExitCode {
         Cmd::Eval {
             cmd: EvalCmd::Mot { gt, pred, json },
         } => cmd_eval_mot(&gt, &pred, json),
+        Cmd::Eval {
+            cmd: EvalCmd::Det { gt, pred, json },
+        } => cmd_eval_det(&gt, &pred, json),
+        Cmd::Eval {
+            cmd:
+                EvalCmd::Seg {
+                    gt,
+                    pred,
+                    head,
+                    stream,
+                    classes,
+                    ignore,
+                    json,
+                },
+        } => cmd_eval_seg(&gt, &pred, head, stream, classes.as_deref(), ignore, json),
+        Cmd::Replay {
+            pipeline,
+            input,
+            out,
+            gt,
+            progress,
+            no_report,
+        } => cmd_replay(pipeline, input, out, gt, progress, !no_report),
+        Cmd::Diff { run_a, run_b, out } => cmd_diff(&run_a, &run_b, out),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -329,6 +440,101 @@ fn cmd_eval_mot(gt: &Path, pred: &Path, json: bool) -> Result<(), Failure> {
     } else {
         print!("{}", report.table());
     }
+    Ok(())
+}
+
+fn cmd_eval_det(gt: &Path, pred: &Path, json: bool) -> Result<(), Failure> {
+    let report = perceptd::eval::det::evaluate_paths(gt, pred).map_err(usage)?;
+    if json {
+        println!("{:#}", report.to_json());
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
+
+fn cmd_eval_seg(
+    gt: &Path,
+    pred: &Path,
+    head: Option<String>,
+    stream: Option<String>,
+    classes: Option<&Path>,
+    ignore: u8,
+    json: bool,
+) -> Result<(), Failure> {
+    let classes = classes
+        .map(perceptd::eval::seg::read_class_names)
+        .transpose()
+        .map_err(usage)?;
+    let opts = perceptd::eval::seg::SegOptions {
+        head,
+        stream,
+        ignore: Some(ignore),
+        classes,
+    };
+    let report = perceptd::eval::seg::evaluate_dirs(gt, pred, &opts).map_err(usage)?;
+    if json {
+        println!("{:#}", report.to_json());
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
+
+fn cmd_replay(
+    pipeline: PathBuf,
+    input: PathBuf,
+    out: PathBuf,
+    gt: Option<PathBuf>,
+    progress: ProgressArg,
+    report: bool,
+) -> Result<(), Failure> {
+    use perceptd::replay::{self, progress::Style};
+    let progress = match progress {
+        ProgressArg::Auto => Style::auto(),
+        ProgressArg::Bar => Style::Bar,
+        ProgressArg::Lines => Style::Lines,
+        ProgressArg::Off => Style::Off,
+    };
+    let stop = install_signals()?;
+    let opts = replay::ReplayOptions {
+        pipeline,
+        input,
+        out: out.clone(),
+        gt,
+        progress,
+        report,
+    };
+    match replay::replay(&opts, stop) {
+        Ok(run) => {
+            eprint!("{}", replay::render_summary(&run));
+            eprintln!(
+                "
+results in {}",
+                out.display()
+            );
+            if report {
+                eprintln!("report:   {}", out.join("report.html").display());
+            }
+            Ok(())
+        }
+        Err(e) if e.is_usage() => Err(usage(e)),
+        Err(e) => Err(runtime(e)),
+    }
+}
+
+fn cmd_diff(a: &Path, b: &Path, out: Option<PathBuf>) -> Result<(), Failure> {
+    let d = perceptd::replay::diff::diff(a, b).map_err(usage)?;
+    print!("{}", d.text());
+    let dir = out.unwrap_or_else(|| b.join("diff"));
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating {}", dir.display()))
+        .map_err(runtime)?;
+    let path = dir.join("report.html");
+    std::fs::write(&path, d.html())
+        .with_context(|| format!("writing {}", path.display()))
+        .map_err(runtime)?;
+    eprintln!("report: {}", path.display());
     Ok(())
 }
 

@@ -92,6 +92,14 @@ impl Diagnostics {
 
 /// Reads, expands and checks a pipeline file with the process environment.
 pub fn load_file(path: &Path) -> Result<PipelineSpec, ConfigErrors> {
+    load_file_with(path, &|k| std::env::var(k).ok())
+}
+
+/// [`load_file`] with `${VAR}` looked up by `env` (replay sets `PERCEPTD_DRIVE` this way).
+pub fn load_file_with(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<PipelineSpec, ConfigErrors> {
     let fail = |message: String| ConfigErrors {
         file: path.to_path_buf(),
         errors: vec![ConfigError {
@@ -106,7 +114,7 @@ pub fn load_file(path: &Path) -> Result<PipelineSpec, ConfigErrors> {
         ))
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    load_str(&text, &base, &|k| std::env::var(k).ok()).map_err(|errors| ConfigErrors {
+    load_str(&text, &base, env).map_err(|errors| ConfigErrors {
         file: path.to_path_buf(),
         errors,
     })

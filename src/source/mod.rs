@@ -389,6 +389,20 @@ impl Drop for Source {
     }
 }
 
+/// A file's frame count from its declared duration and frame rate (for progress bars); `None`
+/// when the file declares neither.
+pub fn estimate_frames(spec: &SourceSpec) -> Option<u64> {
+    let mut src = Source::open(
+        spec,
+        Arc::new(AtomicBool::new(false)),
+        SupportPriority::Normal,
+    )
+    .ok()?;
+    let (num, den) = src.next_frame().ok()??.fps?;
+    let dur = src.pipeline.query_duration::<gst::ClockTime>()?.nseconds();
+    Some((dur as f64 / 1e9 * num as f64 / den.max(1) as f64).round() as u64)
+}
+
 /// How long a source may take to deliver its first frame before `check` gives up on it.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -1,0 +1,617 @@
+//! `perceptd replay`: a pipeline over one recorded drive or a folder of them, lossless and as
+//! fast as it goes, each drive's outputs in its own folder, a summary per drive and per run
+//! (`run.json`), optional evaluation against ground truth, and `report.html`.
+//!
+//! Determinism: the JSONL holds no wall-clock values, frames are never dropped (every edge
+//! blocks), and ONNX Runtime's CPU provider gives the same results for the same input and thread
+//! count, so two runs of the same build write identical JSONL. GPU providers may not (cuDNN and
+//! TensorRT pick kernels at run time).
+
+pub mod diff;
+pub mod progress;
+pub mod report;
+pub mod svg;
+
+use crate::config::{
+    self, ConfigErrors, Pace, PipelineSpec, SinkSpec, SourceKind, SourceMode, WhenFull,
+};
+use crate::graph::{PipelineError, Prepared, RunReport, quantile};
+use crate::telemetry::Metrics;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The variable a replay pipeline's source path may use for the drive.
+pub const DRIVE_VAR: &str = "PERCEPTD_DRIVE";
+
+/// Video files a folder replay picks up.
+pub const VIDEO_EXTENSIONS: [&str; 8] = ["mp4", "mkv", "mov", "avi", "webm", "ts", "m4v", "mts"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Config(#[from] Box<ConfigErrors>),
+    #[error("{}: {why}", path.display())]
+    Input { path: PathBuf, why: String },
+    #[error("drive {drive}: {source}")]
+    Pipeline {
+        drive: String,
+        #[source]
+        source: Box<PipelineError>,
+    },
+    #[error("{}: {error}", path.display())]
+    Io {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("ground truth for drive {drive}: {why}")]
+    Eval { drive: String, why: String },
+    #[error("interrupted; the drives done so far are in the output folder")]
+    Interrupted,
+}
+
+impl ReplayError {
+    /// Bad input (arguments, files, ground truth): exit code 2; the rest 1.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ReplayError::Config(_) | ReplayError::Input { .. } | ReplayError::Eval { .. }
+        )
+    }
+}
+
+pub struct ReplayOptions {
+    pub pipeline: PathBuf,
+    pub input: PathBuf,
+    pub out: PathBuf,
+    pub gt: Option<PathBuf>,
+    pub progress: progress::Style,
+    /// Write report.html (on by default).
+    pub report: bool,
+}
+
+/// Timings of one stage over a drive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageStats {
+    pub name: String,
+    pub frames: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub mean_ms: f64,
+    /// Counts per bin of [`HIST_EDGES_MS`].
+    pub histogram: Vec<u64>,
+}
+
+/// A frame worth a look: many errors against ground truth, or slow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorstFrame {
+    pub frame: u64,
+    pub score: f64,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DriveSummary {
+    /// The drive's name: its file stem, also its folder in the output.
+    pub drive: String,
+    pub input: PathBuf,
+    pub frames: u64,
+    pub elapsed_s: f64,
+    pub fps: f64,
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    pub stages: Vec<StageStats>,
+    /// Detections per class label, over the drive.
+    pub detections: BTreeMap<String, u64>,
+    /// `(seconds, frames done)`, sampled every 0.25 s.
+    pub timeline: Vec<(f32, u64)>,
+    /// The JSONL results, relative to the drive's folder.
+    pub jsonl: String,
+    pub video: Option<String>,
+    pub masks: Option<String>,
+    pub mot: Option<String>,
+    /// `{"det": ..., "seg": ..., "mot": ...}` when ground truth was given.
+    pub eval: Option<serde_json::Value>,
+    /// The detection ground truth evaluated against, if any (its boxes go on the thumbnails).
+    #[serde(default)]
+    pub det_gt: Option<PathBuf>,
+    pub worst: Vec<WorstFrame>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub pipeline: String,
+    pub pipeline_file: PathBuf,
+    pub version: String,
+    pub frames: u64,
+    pub elapsed_s: f64,
+    pub fps: f64,
+    pub drives: Vec<DriveSummary>,
+}
+
+impl RunSummary {
+    pub fn read(dir: &Path) -> Result<RunSummary, ReplayError> {
+        let path = dir.join("run.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| ReplayError::Input {
+            path: path.clone(),
+            why: format!("cannot read ({e}); give the --out folder of a `perceptd replay`"),
+        })?;
+        serde_json::from_str(&text).map_err(|e| ReplayError::Input {
+            path,
+            why: format!("not a replay summary: {e}"),
+        })
+    }
+}
+
+/// Bin edges (ms) of the stage-duration histograms: 0.1 ms to 10 s, ten bins per decade.
+pub fn hist_edges_ms() -> Vec<f64> {
+    (0..=50)
+        .map(|i| 10f64.powf(-1.0 + i as f64 / 10.0))
+        .collect()
+}
+
+fn histogram(durations_s: &[f32]) -> Vec<u64> {
+    let edges = hist_edges_ms();
+    let mut h = vec![0u64; edges.len() - 1];
+    for &d in durations_s {
+        let ms = d as f64 * 1e3;
+        let last = h.len() - 1;
+        let i = edges.partition_point(|&e| e <= ms).saturating_sub(1);
+        h[i.min(last)] += 1;
+    }
+    h
+}
+
+/// The drives to replay: the file, or every video file of the folder (sorted).
+pub fn drives(input: &Path) -> Result<Vec<PathBuf>, ReplayError> {
+    if input.is_file() {
+        return Ok(vec![input.to_path_buf()]);
+    }
+    let rd = std::fs::read_dir(input).map_err(|e| ReplayError::Input {
+        path: input.into(),
+        why: format!("no such file or folder ({e}); give a recorded drive or a folder of them"),
+    })?;
+    let mut v: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    v.sort();
+    if v.is_empty() {
+        return Err(ReplayError::Input {
+            path: input.into(),
+            why: format!(
+                "no video files ({}) in this folder",
+                VIDEO_EXTENSIONS.join(", ")
+            ),
+        });
+    }
+    Ok(v)
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "drive".into())
+}
+
+/// The pipeline bent to one drive: its single source reads the file as fast as it decodes,
+/// every edge blocks (lossless), every output goes to `dir`, and there is always a JSONL.
+pub fn spec_for_drive(
+    base: &PipelineSpec,
+    drive: &Path,
+    dir: &Path,
+) -> Result<PipelineSpec, ReplayError> {
+    let mut spec = base.clone();
+    if spec.sources.len() != 1 {
+        return Err(ReplayError::Input {
+            path: drive.into(),
+            why: format!(
+                "replay needs a pipeline with one source to stand for the drive; `{}` has {}",
+                base.name,
+                spec.sources.len()
+            ),
+        });
+    }
+    let src = &mut spec.sources[0];
+    src.kind = SourceKind::File(drive.to_path_buf());
+    src.mode = SourceMode::Replay;
+    src.pace = Pace::Fast;
+    src.reconnect = None;
+    spec.metrics_addr = None;
+    spec.edges.default.when_full = WhenFull::Block;
+    for e in spec.edges.into.values_mut() {
+        e.when_full = WhenFull::Block;
+    }
+    let into = |p: &Path| dir.join(p.file_name().unwrap_or_else(|| std::ffi::OsStr::new("out")));
+    let mut sinks = vec![];
+    for s in spec.sinks.drain(..) {
+        sinks.push(match s {
+            SinkSpec::Rtsp { .. } => {
+                tracing::info!("replay: the rtsp sink is left out (nothing watches a replay)");
+                continue;
+            }
+            SinkSpec::Jsonl { path } => SinkSpec::Jsonl { path: into(&path) },
+            SinkSpec::Mot { path } => SinkSpec::Mot { path: into(&path) },
+            SinkSpec::Mask { path, every } => SinkSpec::Mask {
+                path: into(&path),
+                every,
+            },
+            SinkSpec::Video {
+                path,
+                speed_preset,
+                bitrate_kbps,
+                trail_s,
+            } => SinkSpec::Video {
+                path: into(&path),
+                speed_preset,
+                bitrate_kbps,
+                trail_s,
+            },
+        });
+    }
+    if !sinks.iter().any(|s| matches!(s, SinkSpec::Jsonl { .. })) {
+        sinks.insert(
+            0,
+            SinkSpec::Jsonl {
+                path: dir.join("results.jsonl"),
+            },
+        );
+    }
+    spec.sinks = sinks;
+    Ok(spec)
+}
+
+fn file_name(spec: &PipelineSpec, pick: impl Fn(&SinkSpec) -> bool) -> Option<String> {
+    let stream = &spec.sources[0].stream;
+    spec.sinks.iter().find(|s| pick(s)).map(|s| {
+        s.path_for(stream)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
+}
+
+/// Runs the replay; the summary is also written to `OUT/run.json` (and `report.html`).
+pub fn replay(opts: &ReplayOptions, stop: Arc<AtomicBool>) -> Result<RunSummary, ReplayError> {
+    let inputs = drives(&opts.input)?;
+    // The pipeline's source stands for the drive: `${PERCEPTD_DRIVE}` names the drive being
+    // replayed (the first one while the file is checked).
+    let first = inputs[0].display().to_string();
+    let base = config::load_file_with(&opts.pipeline, &|k| {
+        if k == DRIVE_VAR {
+            Some(first.clone())
+        } else {
+            std::env::var(k).ok()
+        }
+    })
+    .map_err(Box::new)?;
+    if let Some(gt) = &opts.gt
+        && !gt.exists()
+    {
+        return Err(ReplayError::Input {
+            path: gt.clone(),
+            why: "--gt: no such file or folder".into(),
+        });
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for d in &inputs {
+        if !seen.insert(stem(d)) {
+            return Err(ReplayError::Input {
+                path: d.clone(),
+                why: "two drives share this name (file stem); their outputs would collide".into(),
+            });
+        }
+    }
+    std::fs::create_dir_all(&opts.out).map_err(|error| ReplayError::Io {
+        path: opts.out.clone(),
+        error,
+    })?;
+    let mut run = RunSummary {
+        pipeline: base.name.clone(),
+        pipeline_file: opts.pipeline.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        frames: 0,
+        elapsed_s: 0.0,
+        fps: 0.0,
+        drives: vec![],
+    };
+    let n = inputs.len();
+    for (i, drive) in inputs.iter().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            return Err(ReplayError::Interrupted);
+        }
+        let name = stem(drive);
+        let dir = opts.out.join(&name);
+        let spec = spec_for_drive(&base, drive, &dir)?;
+        let total = crate::source::estimate_frames(&spec.sources[0]);
+        let metrics = Arc::new(Metrics::new());
+        let fail = |source: PipelineError| ReplayError::Pipeline {
+            drive: name.clone(),
+            source: Box::new(source),
+        };
+        let prepared = Prepared::new(&spec, metrics, stop.clone()).map_err(fail)?;
+        let reporter = progress::Reporter::start(
+            prepared.progress(),
+            opts.progress,
+            format!("{}/{n} {name}", i + 1),
+            total,
+        );
+        let report = prepared.run().map_err(fail)?;
+        let timeline = reporter.finish();
+        let mut summary = summarise(&spec, drive, &name, &report, timeline, &dir)?;
+        if let Some(gt) = &opts.gt {
+            evaluate_drive(&mut summary, gt, n == 1, &dir)?;
+        }
+        if summary.worst.is_empty() {
+            summary.worst = slowest_frames(&report, 6);
+        }
+        write_json(&dir.join("summary.json"), &summary)?;
+        run.frames += summary.frames;
+        run.elapsed_s += summary.elapsed_s;
+        run.drives.push(summary);
+        if stop.load(Ordering::Relaxed) {
+            // Finalised outputs of the interrupted drive stay; nothing more starts.
+            break;
+        }
+    }
+    run.fps = run.frames as f64 / run.elapsed_s.max(1e-9);
+    write_json(&opts.out.join("run.json"), &run)?;
+    if opts.report {
+        let html = report::replay_html(&run, &opts.out);
+        let path = opts.out.join("report.html");
+        std::fs::write(&path, html).map_err(|error| ReplayError::Io { path, error })?;
+    }
+    if stop.load(Ordering::Relaxed) {
+        return Err(ReplayError::Interrupted);
+    }
+    Ok(run)
+}
+
+fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), ReplayError> {
+    let text = serde_json::to_string_pretty(v).expect("summaries serialise");
+    std::fs::write(path, text + "\n").map_err(|error| ReplayError::Io {
+        path: path.into(),
+        error,
+    })
+}
+
+fn summarise(
+    spec: &PipelineSpec,
+    drive: &Path,
+    name: &str,
+    report: &RunReport,
+    timeline: Vec<(f32, u64)>,
+    dir: &Path,
+) -> Result<DriveSummary, ReplayError> {
+    let stages = report
+        .stages
+        .iter()
+        .map(|s| StageStats {
+            name: s.name.clone(),
+            frames: s.frames,
+            p50_ms: quantile(&s.durations, 0.5) * 1e3,
+            p99_ms: quantile(&s.durations, 0.99) * 1e3,
+            mean_ms: s.durations.iter().map(|&d| d as f64).sum::<f64>() * 1e3
+                / s.durations.len().max(1) as f64,
+            histogram: histogram(&s.durations),
+        })
+        .collect();
+    let jsonl =
+        file_name(spec, |s| matches!(s, SinkSpec::Jsonl { .. })).expect("replay adds a JSONL sink");
+    let mut detections = BTreeMap::new();
+    let path = dir.join(&jsonl);
+    let text = std::fs::read_to_string(&path).map_err(|error| ReplayError::Io { path, error })?;
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        for d in v["detections"].as_array().into_iter().flatten() {
+            *detections
+                .entry(d["label"].as_str().unwrap_or("?").to_string())
+                .or_insert(0) += 1;
+        }
+    }
+    Ok(DriveSummary {
+        drive: name.into(),
+        input: drive.into(),
+        frames: report.frames,
+        elapsed_s: report.elapsed.as_secs_f64(),
+        fps: report.fps(),
+        latency_p50_ms: quantile(&report.latencies, 0.5) * 1e3,
+        latency_p99_ms: quantile(&report.latencies, 0.99) * 1e3,
+        stages,
+        detections,
+        timeline,
+        jsonl,
+        video: file_name(spec, |s| matches!(s, SinkSpec::Video { .. })),
+        masks: file_name(spec, |s| matches!(s, SinkSpec::Mask { .. })),
+        mot: file_name(spec, |s| matches!(s, SinkSpec::Mot { .. })),
+        eval: None,
+        det_gt: None,
+        worst: vec![],
+    })
+}
+
+/// The frames that took longest from source to sinks (frames leave a replay in order).
+fn slowest_frames(report: &RunReport, n: usize) -> Vec<WorstFrame> {
+    let mut v: Vec<(usize, f32)> = report.latencies.iter().copied().enumerate().collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.into_iter()
+        .take(n)
+        .map(|(i, l)| WorstFrame {
+            frame: i as u64,
+            score: l as f64 * 1e3,
+            why: format!("{:.1} ms from source to sinks", l * 1e3),
+        })
+        .collect()
+}
+
+/// Ground truth for one drive: with one drive `--gt` may be the file itself; with several it is
+/// a folder holding `<drive>.jsonl` / `<drive>.json` (detection), `<drive>/` (class-map PNGs),
+/// `<drive>.txt` (MOTChallenge).
+fn evaluate_drive(
+    summary: &mut DriveSummary,
+    gt: &Path,
+    single: bool,
+    dir: &Path,
+) -> Result<(), ReplayError> {
+    let name = summary.drive.clone();
+    let err = |why: String| ReplayError::Eval {
+        drive: name.clone(),
+        why,
+    };
+    let mut det_gt = None;
+    let mut seg_gt = None;
+    let mut mot_gt = None;
+    if gt.is_file() {
+        if !single {
+            return Err(err(format!(
+                "--gt {} is a file but there are several drives; give a folder with <drive>.jsonl, <drive>.json, <drive>.txt or <drive>/ per drive",
+                gt.display()
+            )));
+        }
+        match gt.extension().and_then(|e| e.to_str()) {
+            Some("txt") => mot_gt = Some(gt.to_path_buf()),
+            _ => det_gt = Some(gt.to_path_buf()),
+        }
+    } else {
+        for ext in ["jsonl", "json"] {
+            let p = gt.join(format!("{name}.{ext}"));
+            if p.is_file() {
+                det_gt = Some(p);
+                break;
+            }
+        }
+        let p = gt.join(format!("{name}.txt"));
+        if p.is_file() {
+            mot_gt = Some(p);
+        }
+        let p = gt.join(&name);
+        if p.is_dir() {
+            seg_gt = Some(p);
+        } else if single && det_gt.is_none() && mot_gt.is_none() {
+            // One drive: the folder itself may be its masks.
+            seg_gt = Some(gt.to_path_buf());
+        }
+    }
+    let mut eval = serde_json::Map::new();
+    if let Some(g) = &det_gt {
+        let pred = dir.join(&summary.jsonl);
+        let r = crate::eval::det::evaluate_paths(g, &pred).map_err(|e| err(e.to_string()))?;
+        summary.worst = crate::eval::det::worst_frames(g, &pred, 6)
+            .map_err(|e| err(e.to_string()))?
+            .into_iter()
+            .map(|(frame, fp, fneg)| WorstFrame {
+                frame,
+                score: (fp + fneg) as f64,
+                why: format!("{fp} false positive(s), {fneg} miss(es) at IoU 0.5"),
+            })
+            .collect();
+        eval.insert("det".into(), r.to_json());
+        summary.det_gt = Some(g.clone());
+    }
+    if let Some(g) = &seg_gt {
+        let Some(masks) = &summary.masks else {
+            return Err(err(format!(
+                "{} holds masks, but the pipeline has no `mask` sink to compare with",
+                g.display()
+            )));
+        };
+        let r = crate::eval::seg::evaluate_dirs(g, &dir.join(masks), &Default::default())
+            .map_err(|e| err(e.to_string()))?;
+        eval.insert("seg".into(), r.to_json());
+    }
+    if let Some(g) = &mot_gt {
+        let Some(mot) = &summary.mot else {
+            return Err(err(format!(
+                "{} is MOTChallenge ground truth, but the pipeline has no `mot` sink",
+                g.display()
+            )));
+        };
+        let gtf = crate::eval::mot::MotFile::read(g).map_err(|e| err(e.to_string()))?;
+        let pf = crate::eval::mot::MotFile::read(&dir.join(mot)).map_err(|e| err(e.to_string()))?;
+        let c = crate::eval::mot::evaluate(&gtf, &pf).map_err(|e| err(e.to_string()))?;
+        eval.insert("mot".into(), c.to_json());
+    }
+    if eval.is_empty() {
+        return Err(err(format!(
+            "nothing in {} for this drive (looked for {name}.jsonl, {name}.json, {name}.txt, {name}/)",
+            gt.display()
+        )));
+    }
+    summary.eval = Some(serde_json::Value::Object(eval));
+    Ok(())
+}
+
+/// The end-of-run summary for the terminal.
+pub fn render_summary(run: &RunSummary) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{}: {} drive(s), {} frames in {:.2} s ({:.2} frames/s)",
+        run.pipeline,
+        run.drives.len(),
+        run.frames,
+        run.elapsed_s,
+        run.fps
+    );
+    for d in &run.drives {
+        let _ = writeln!(
+            s,
+            "\n{}: {} frames, {:.2} frames/s, latency p50 {:.1} ms p99 {:.1} ms",
+            d.drive, d.frames, d.fps, d.latency_p50_ms, d.latency_p99_ms
+        );
+        let _ = writeln!(
+            s,
+            "  {:<24} {:>7} {:>9} {:>9}",
+            "stage", "frames", "p50 ms", "p99 ms"
+        );
+        for st in &d.stages {
+            let _ = writeln!(
+                s,
+                "  {:<24} {:>7} {:>9.2} {:>9.2}",
+                st.name, st.frames, st.p50_ms, st.p99_ms
+            );
+        }
+        if !d.detections.is_empty() {
+            let per: Vec<String> = d
+                .detections
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect();
+            let _ = writeln!(s, "  detections: {}", per.join(", "));
+        }
+        if let Some(e) = &d.eval {
+            if let Some(det) = e.get("det") {
+                let _ = writeln!(
+                    s,
+                    "  detection: mAP@0.5 {} mAP@0.5:0.95 {}",
+                    fmt_opt(&det["map50"]),
+                    fmt_opt(&det["map"])
+                );
+            }
+            if let Some(seg) = e.get("seg") {
+                let _ = writeln!(s, "  segmentation: mIoU {}", fmt_opt(&seg["miou"]));
+            }
+            if let Some(mot) = e.get("mot") {
+                let _ = writeln!(
+                    s,
+                    "  tracking: IDF1 {} MOTA {}",
+                    fmt_opt(&mot["idf1"]),
+                    fmt_opt(&mot["mota"])
+                );
+            }
+        }
+    }
+    s
+}
+
+pub fn fmt_opt(v: &serde_json::Value) -> String {
+    v.as_f64().map_or("n/a".into(), |x| format!("{x:.4}"))
+}
