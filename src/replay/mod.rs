@@ -418,7 +418,8 @@ fn summarise(
     }
     Ok(DriveSummary {
         drive: name.into(),
-        input: drive.into(),
+        // Absolute, so that diff and the report find the video from any folder.
+        input: drive.canonicalize().unwrap_or_else(|_| drive.into()),
         frames: report.frames,
         elapsed_s: report.elapsed.as_secs_f64(),
         fps: report.fps(),

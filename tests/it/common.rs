@@ -168,3 +168,29 @@ pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// A 64-bit LCG (Knuth's MMIX constants): reproducible test data without crates.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) as u32
+    }
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        f64::from(self.next()) / f64::from(1u32 << 31)
+    }
+    pub fn range(&mut self, a: f64, b: f64) -> f64 {
+        a + (b - a) * self.unit()
+    }
+    pub fn below(&mut self, n: u32) -> u32 {
+        self.next() % n
+    }
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.unit() < p
+    }
+}

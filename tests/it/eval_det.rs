@@ -16,32 +16,6 @@ use std::path::{Path, PathBuf};
 /// The largest difference allowed between perceptd and pycocotools.
 const TOLERANCE: f64 = 1e-3;
 
-/// A 64-bit LCG (Knuth's MMIX constants): reproducible without crates.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) as u32
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        f64::from(self.next()) / f64::from(1u32 << 31)
-    }
-    fn range(&mut self, a: f64, b: f64) -> f64 {
-        a + (b - a) * self.unit()
-    }
-    fn below(&mut self, n: u32) -> u32 {
-        self.next() % n
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-}
-
 /// Two decimals, as a detector's JSON would carry them.
 fn r2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
