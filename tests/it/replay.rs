@@ -215,19 +215,12 @@ fn replay_with_ground_truth_evaluates_and_the_report_renders_in_chromium() {
     pseudo_gt(&a.join("solidWhiteRight/detections.jsonl"), &gt);
     // The same predictions score 1; a higher threshold misses some, so its mAP is lower.
     let same = dir.join("same");
-    let o = perceptd()
-        .arg("replay")
-        .arg(pipeline(&dir, 0.5))
-        .arg("--input")
-        .arg(clip())
-        .arg("--out")
-        .arg(&same)
-        .arg("--gt")
-        .arg(&gt)
-        .args(["--progress", "off"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    replay(
+        &pipeline(&dir, 0.5),
+        &clip(),
+        &same,
+        &["--progress", "off", "--gt", gt.to_str().unwrap()],
+    );
     let map50 = |out: &Path| {
         run_json(out)["drives"][0]["eval"]["det"]["map50"]
             .as_f64()
@@ -235,19 +228,12 @@ fn replay_with_ground_truth_evaluates_and_the_report_renders_in_chromium() {
     };
     assert!((map50(&same) - 1.0).abs() < 1e-9, "{}", map50(&same));
     let high = dir.join("high");
-    let o = perceptd()
-        .arg("replay")
-        .arg(pipeline(&dir, 0.8))
-        .arg("--input")
-        .arg(clip())
-        .arg("--out")
-        .arg(&high)
-        .arg("--gt")
-        .arg(&gt)
-        .args(["--progress", "off"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    replay(
+        &pipeline(&dir, 0.8),
+        &clip(),
+        &high,
+        &["--progress", "off", "--gt", gt.to_str().unwrap()],
+    );
     assert!(map50(&high) < 0.99, "{}", map50(&high));
     let worst = &run_json(&high)["drives"][0]["worst"];
     assert!(
