@@ -356,12 +356,30 @@ fn det_seg_yaml(dir: &std::path::Path) -> String {
 }
 
 /// Under the live policy with a slow branch: `reference` is the lossless run's records.
+///
+/// Whether the slow branch misses a frame depends on the machine's load: on two busy cores the
+/// detector can be as starved as the segmenter, so that both see the same few frames and the
+/// join never has to report a miss (CI once saw 3 frames out, none missed). Every run is
+/// checked in full; up to three runs are made until one shows a miss, and one must.
 fn a_slow_branch_under_the_live_policy_never_pairs_results_of_different_frames(
     reference: &[Value],
 ) {
+    let mut runs = vec![];
+    for attempt in 0..3 {
+        let missed = live_run_pairs_only_results_of_one_frame(reference, attempt);
+        runs.push(missed);
+        if missed > 0.0 {
+            return;
+        }
+    }
+    panic!("the slow branch never missed a frame in {runs:?} branch results missed over 3 runs");
+}
+
+/// One live run, checked against `reference`; returns the branch results the join missed.
+fn live_run_pairs_only_results_of_one_frame(reference: &[Value], attempt: usize) -> f64 {
     // Live: the file is read as fast as it decodes, every edge keeps only the newest frame, and
     // the segmentation branch is several times slower than detection.
-    let dir = tempdir("join-live");
+    let dir = tempdir(&format!("join-live-{attempt}"));
     let metrics = Arc::new(Metrics::new());
     let t0 = std::time::Instant::now();
     run_yaml(&det_seg_yaml(&dir), &dir, metrics.clone());
@@ -413,7 +431,7 @@ fn a_slow_branch_under_the_live_policy_never_pairs_results_of_different_frames(
     )
     .unwrap_or(0.0);
     eprintln!(
-        "live: {} of 221 frames out, {with_seg} with segmentation, {without_seg} without; {missed} branch results missed",
+        "live run {attempt}: {} of 221 frames out, {with_seg} with segmentation, {without_seg} without; {missed} branch results missed",
         live.len()
     );
     assert!(with_seg > 0, "the slow branch still delivers");
@@ -426,5 +444,5 @@ fn a_slow_branch_under_the_live_policy_never_pairs_results_of_different_frames(
         missing_total <= missed as usize,
         "{missing_total} > {missed}"
     );
-    assert!(missed > 0.0, "the slow branch did miss frames");
+    missed
 }
