@@ -11,6 +11,8 @@
 //!   watchdog, reload, drain, health).
 //! - [`eval`]: offline evaluation against ground truth (`perceptd eval det|seg|mot`).
 //! - [`replay`]: `perceptd replay` of recorded drives, `perceptd diff` of two replays, report.html.
+//! - [`sample`]: `perceptd sample-drive`: a generated drive (MP4) with exact ground truth for
+//!   detection, segmentation and tracking.
 
 pub mod bench;
 pub mod config;
@@ -21,6 +23,7 @@ pub mod graph;
 pub mod model;
 pub mod pool;
 pub mod replay;
+pub mod sample;
 pub mod segment;
 pub mod sink;
 pub mod source;

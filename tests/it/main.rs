@@ -14,6 +14,7 @@ mod pipeline;
 mod replay;
 mod rtsp;
 mod rtsp_server;
+mod sample;
 mod segmentation;
 mod sources;
 mod streams;
