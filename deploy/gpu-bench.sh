@@ -27,7 +27,7 @@ SITE="$("$VENV/bin/python" -c 'import site; print(site.getsitepackages()[0])')"
 LIB="$SITE/onnxruntime/capi/libonnxruntime.so.1.31.1"
 [[ -f "$LIB" ]] || { echo "onnxruntime-gpu library not found at $LIB" >&2; exit 1; }
 # Every folder of CUDA, cuDNN and TensorRT libraries the wheels brought.
-mapfile -t LIBDIRS < <(find "$SITE/nvidia" "$SITE/tensorrt_libs" -maxdepth 2 -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u)
+mapfile -t LIBDIRS < <(find "$SITE/nvidia" "$SITE/tensorrt_libs" -maxdepth 3 -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u)
 
 [[ -f "$MODEL" ]] || "$REPO/deploy/setup.sh" install-deps
 BIN="$REPO/target/release/perceptd"
@@ -73,7 +73,7 @@ for p in cpu cuda tensorrt; do
     fi
     fps=$(sed -n 's/^pipeline: .* = \([0-9.]*\) frames\/s/\1/p' "$log")
     raw=$(sed -n 's/^raw Session::run [^:]*: [0-9]* calls of [0-9]* frames, \([0-9.]*\) frames\/s.*/\1/p' "$log")
-    p50=$(awk '$1=="detect:det"{print $3}' "$log")
+    p50=$(awk '$1=="detect:det"{print $3; exit}' "$log")
     used=$(sed -n 's/.*session ready.*provider=\"\?\([a-z]*\)\"\?.*/\1/p' "$log" | tail -1)
     echo "| $p | $b | $fps | $raw | $p50 | $used |" >>"$table"
   done
