@@ -112,6 +112,9 @@ enum Cmd {
         /// Do not write report.html.
         #[arg(long)]
         no_report: bool,
+        /// Serve /metrics of the drive being replayed at HOST:PORT (default: off).
+        #[arg(long)]
+        metrics_addr: Option<SocketAddr>,
     },
     /// Compare two replays of the same drives: speed, accuracy, detections, disagreeing frames.
     ///
@@ -331,7 +334,21 @@ fn main() -> ExitCode {
             gt,
             progress,
             no_report,
-        } => cmd_replay(pipeline, input, out, gt, progress, !no_report),
+            metrics_addr,
+        } => cmd_replay(perceptd::replay::ReplayOptions {
+            pipeline,
+            input,
+            out,
+            gt,
+            progress: match progress {
+                ProgressArg::Auto => perceptd::replay::progress::Style::auto(),
+                ProgressArg::Bar => perceptd::replay::progress::Style::Bar,
+                ProgressArg::Lines => perceptd::replay::progress::Style::Lines,
+                ProgressArg::Off => perceptd::replay::progress::Style::Off,
+            },
+            report: !no_report,
+            metrics_addr,
+        }),
         Cmd::Diff { run_a, run_b, out } => cmd_diff(&run_a, &run_b, out),
         Cmd::SampleDrive {
             seed,
@@ -540,30 +557,10 @@ fn cmd_eval_seg(
     Ok(())
 }
 
-fn cmd_replay(
-    pipeline: PathBuf,
-    input: PathBuf,
-    out: PathBuf,
-    gt: Option<PathBuf>,
-    progress: ProgressArg,
-    report: bool,
-) -> Result<(), Failure> {
-    use perceptd::replay::{self, progress::Style};
-    let progress = match progress {
-        ProgressArg::Auto => Style::auto(),
-        ProgressArg::Bar => Style::Bar,
-        ProgressArg::Lines => Style::Lines,
-        ProgressArg::Off => Style::Off,
-    };
+fn cmd_replay(opts: perceptd::replay::ReplayOptions) -> Result<(), Failure> {
+    use perceptd::replay;
     let stop = install_signals()?;
-    let opts = replay::ReplayOptions {
-        pipeline,
-        input,
-        out: out.clone(),
-        gt,
-        progress,
-        report,
-    };
+    let (out, report) = (opts.out.clone(), opts.report);
     match replay::replay(&opts, stop) {
         Ok(run) => {
             eprint!("{}", replay::render_summary(&run));

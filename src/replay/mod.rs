@@ -50,6 +50,8 @@ pub enum ReplayError {
     Eval { drive: String, why: String },
     #[error("interrupted; the drives done so far are in the output folder")]
     Interrupted,
+    #[error(transparent)]
+    Serve(#[from] crate::telemetry::ServeError),
 }
 
 impl ReplayError {
@@ -70,6 +72,9 @@ pub struct ReplayOptions {
     pub progress: progress::Style,
     /// Write report.html (on by default).
     pub report: bool,
+    /// Serve `/metrics` of the drive being replayed here (the pipeline's own
+    /// `runtime.metrics_addr` is not used: a replay is a batch job).
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Timings of one stage over a drive.
@@ -322,6 +327,12 @@ pub fn replay(opts: &ReplayOptions, stop: Arc<AtomicBool>) -> Result<RunSummary,
         fps: 0.0,
         drives: vec![],
     };
+    // One server for the whole run; it shows the registry of the drive being replayed.
+    let current = Arc::new(std::sync::Mutex::new(Arc::new(Metrics::new())));
+    let _server = match opts.metrics_addr {
+        Some(addr) => Some(serve_current(addr, current.clone())?),
+        None => None,
+    };
     let n = inputs.len();
     for (i, drive) in inputs.iter().enumerate() {
         if stop.load(Ordering::Relaxed) {
@@ -332,6 +343,7 @@ pub fn replay(opts: &ReplayOptions, stop: Arc<AtomicBool>) -> Result<RunSummary,
         let spec = spec_for_drive(&base, drive, &dir)?;
         let total = crate::source::estimate_frames(&spec.sources[0]);
         let metrics = Arc::new(Metrics::new());
+        *current.lock().expect("metrics lock") = metrics.clone();
         let fail = |source: PipelineError| ReplayError::Pipeline {
             drive: name.clone(),
             source: Box::new(source),
@@ -372,6 +384,24 @@ pub fn replay(opts: &ReplayOptions, stop: Arc<AtomicBool>) -> Result<RunSummary,
         return Err(ReplayError::Interrupted);
     }
     Ok(run)
+}
+
+fn serve_current(
+    addr: std::net::SocketAddr,
+    current: Arc<std::sync::Mutex<Arc<Metrics>>>,
+) -> Result<crate::telemetry::HttpServer, ReplayError> {
+    let http = crate::telemetry::HttpServer::start(
+        addr,
+        "/metrics",
+        Box::new(move |path| {
+            (path == "/metrics").then(|| {
+                let m = current.lock().expect("metrics lock").clone();
+                crate::telemetry::Reply::metrics(m.render())
+            })
+        }),
+    )?;
+    tracing::info!(addr = %http.addr, "serving metrics on http://{}/metrics", http.addr);
+    Ok(http)
 }
 
 fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), ReplayError> {
