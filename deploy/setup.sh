@@ -3,7 +3,8 @@
 # ONNX Runtime library, the release build and the benchmark model; then the demo or the tests.
 #
 #   setup.sh install-deps   the shared part only
-#   setup.sh demo           install-deps, then run pipelines/examples/fastestdet-drive.yaml
+#   setup.sh demo           install-deps, then replay pipelines/sample-drive.yaml on a generated drive
+#   setup.sh demo-fastestdet  install-deps, then run pipelines/examples/fastestdet-drive.yaml
 #   setup.sh test           install-deps, then cargo fmt --check, clippy -D warnings, cargo test
 #
 # Run it as root or through sudo (it calls sudo itself, only where needed, when run as a user).
@@ -57,12 +58,16 @@ usage: bash deploy/setup.sh COMMAND
   install-deps  apt packages, Rust check, $VENV (onnxruntime==$ORT_VERSION numpy onnx pillow
                 motmetrics pandas scipy pycocotools),
                 $ORT_LIB, cargo build --release --locked, $BENCH_MODEL
-  demo          install-deps, then run pipelines/examples/fastestdet-drive.yaml
-                (needs PERCEPTD_ASSETS; outputs go to PERCEPTD_OUT, default $REPO/out)
+  demo          install-deps, then generate a sample drive and replay pipelines/sample-drive.yaml
+                on it with its ground truth (perceptd's own models; needs nothing else;
+                outputs go to PERCEPTD_OUT, default $REPO/out)
+  demo-fastestdet
+                install-deps, then run pipelines/examples/fastestdet-drive.yaml
+                (needs PERCEPTD_ASSETS; outputs go to PERCEPTD_OUT)
   test          install-deps, then cargo fmt --check, cargo clippy --release --all-targets -- -D warnings,
                 cargo test --release --locked (needs PERCEPTD_ASSETS)
 
-Example: sudo PERCEPTD_ASSETS=/path/to/assets bash deploy/setup.sh demo
+Example: sudo bash deploy/setup.sh demo
 EOF
 }
 
@@ -260,8 +265,43 @@ install_deps() {
 
 # --- demo and test ----------------------------------------------------------------------------
 
+# The sample drive the demo replays: a seed none of models/train.py's training drives has (they
+# are 1..12); models/README.md gives the accuracy measured on it.
+DEMO_SEED=1000
+
+# The first command: perceptd's own models on a generated drive, scored against its ground truth.
+# Needs nothing but this repository.
 demo() {
-  require_assets demo
+  install_deps
+  export PERCEPTD_OUT="${PERCEPTD_OUT:-$REPO/out}"
+  local bin="$REPO/target/release/perceptd" drive="$PERCEPTD_OUT/sample-drive/input"
+  local run="$PERCEPTD_OUT/sample-drive/run"
+  local yaml="$REPO/pipelines/sample-drive.yaml"
+  as_builder mkdir -p "$PERCEPTD_OUT"
+  say "perceptd sample-drive --seed $DEMO_SEED --out $drive"
+  as_builder "$bin" sample-drive --seed "$DEMO_SEED" --out "$drive"
+  say "perceptd replay $yaml --input $drive/drive.mp4 --gt $drive/gt --out $run"
+  (cd "$REPO" && as_builder "$bin" replay "$yaml" --input "$drive/drive.mp4" --gt "$drive/gt" --out "$run" \
+    --metrics-addr 127.0.0.1:9464)
+  cat <<EOF
+
+Demo done in $(elapsed) s: perceptd's own detector and segmenter (models/README.md) with ByteTrack
+on a generated drive (seed $DEMO_SEED), scored against its exact ground truth (the accuracy above).
+  annotated video: $run/drive/sample-drive.mp4 (boxes with track ids, road and lanes coloured)
+  detections:      $run/drive/sample-drive.jsonl (one JSON object per frame)
+  tracks:          $run/drive/sample-drive.mot.txt (MOTChallenge)
+  class maps:      $run/drive/masks/
+  report:          $run/report.html (charts, accuracy, the frames to look at)
+  the drive:       $drive/drive.mp4 and its ground truth in $drive/gt/
+  metrics:         served on http://127.0.0.1:9464/metrics while it ran
+Next: bash deploy/setup.sh demo-fastestdet runs a real COCO detector on a real dash-cam clip
+(needs PERCEPTD_ASSETS).
+EOF
+}
+
+# FastestDet (COCO) on the real recorded highway drive of the shared assets.
+demo_fastestdet() {
+  require_assets demo-fastestdet
   install_deps
   export PERCEPTD_OUT="${PERCEPTD_OUT:-$REPO/out}"
   local yaml="$REPO/pipelines/examples/fastestdet-drive.yaml"
@@ -307,6 +347,7 @@ run_tests() {
 case "${1:-}" in
   install-deps) install_deps ;;
   demo) demo ;;
+  demo-fastestdet) demo_fastestdet ;;
   test) run_tests ;;
   -h | --help | help) usage ;;
   "")

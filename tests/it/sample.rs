@@ -461,3 +461,107 @@ fn replay_evaluates_a_pipeline_against_a_sample_drive() {
     assert!(eval["mot"].is_object(), "{eval}");
     assert_eq!(run["drives"][0]["frames"], 60);
 }
+
+/// The model cards' figures (models/README.md, measured with `python3 models/measure.py`): per
+/// held-out drive (seeds the training never saw; it used 1..12), detection mAP@0.5,
+/// segmentation mIoU and tracking IDF1 through `pipelines/sample-drive.yaml`.
+const CARDS: [(u64, f64, f64, f64); 5] = [
+    (1000, 0.327, 0.761, 0.373),
+    (1001, 0.671, 0.714, 0.600),
+    (1002, 0.468, 0.652, 0.623),
+    (1003, 0.584, 0.726, 0.653),
+    (1004, 0.536, 0.631, 0.572),
+];
+/// How far below its card a drive may land: ONNX Runtime on CPU with 2 threads gives the same
+/// numbers run after run here; the margin covers another CPU's kernels (a few boxes or pixels
+/// either way) and the cards' rounding, not a weaker model.
+const MARGIN: f64 = 0.02;
+
+#[test]
+fn perceptds_own_models_reach_their_model_card_accuracy_on_held_out_drives() {
+    let dir = tempdir("sample-own-models");
+    let drives = dir.join("drives");
+    for (seed, ..) in CARDS {
+        let o = SampleOptions {
+            name: format!("seed{seed}"),
+            ..SampleOptions::new(seed, &drives)
+        };
+        sample::generate(&o, |_| {}).unwrap();
+    }
+    let addr = free_addr();
+    let mut child = perceptd()
+        .arg("replay")
+        .arg(repo().join("pipelines/sample-drive.yaml"))
+        .arg("--input")
+        .arg(&drives)
+        .arg("--gt")
+        .arg(drives.join("gt"))
+        .arg("--out")
+        .arg(dir.join("run"))
+        .args(["--progress", "off", "--metrics-addr", &addr.to_string()])
+        .env("PERCEPTD_THREADS", "2")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The metrics rise while it runs.
+    let mut frames_seen = 0.0;
+    wait_until(std::time::Duration::from_secs(300), || {
+        if let Some(page) = http_get(addr, "/metrics") {
+            frames_seen = metric(&page, "perceptd_frames_total", &[("stage", "track")])
+                .unwrap_or(0.0)
+                .max(frames_seen);
+        }
+        frames_seen > 0.0 || child.try_wait().unwrap().is_some()
+    });
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        frames_seen > 0.0,
+        "/metrics at {addr} showed tracked frames while the replay ran"
+    );
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run/run.json")).unwrap()).unwrap();
+    let mut low = vec![];
+    for (seed, card_map50, card_miou, card_idf1) in CARDS {
+        let name = format!("seed{seed}");
+        let d = run["drives"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["drive"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} in run.json"));
+        assert_eq!(d["frames"], 300);
+        let (map50, miou, idf1) = (
+            d["eval"]["det"]["map50"].as_f64().unwrap(),
+            d["eval"]["seg"]["miou"].as_f64().unwrap(),
+            d["eval"]["mot"]["idf1"].as_f64().unwrap(),
+        );
+        eprintln!(
+            "{name}: mAP@0.5 {map50:.4} (card {card_map50}), mIoU {miou:.4} (card {card_miou}), IDF1 {idf1:.4} (card {card_idf1})"
+        );
+        for (what, got, card) in [
+            ("mAP@0.5", map50, card_map50),
+            ("mIoU", miou, card_miou),
+            ("IDF1", idf1, card_idf1),
+        ] {
+            if got < card - MARGIN {
+                low.push(format!("{name} {what} {got:.4} < card {card} - {MARGIN}"));
+            }
+        }
+        // The outputs the README's first command points at.
+        for f in [
+            "sample-drive.mp4",
+            "sample-drive.jsonl",
+            "sample-drive.mot.txt",
+        ] {
+            assert!(dir.join("run").join(&name).join(f).is_file(), "{name}/{f}");
+        }
+    }
+    assert!(low.is_empty(), "below the model cards: {low:#?}");
+    assert!(dir.join("run/report.html").is_file());
+    assert_eq!(
+        count_frames(&dir.join("run/seed1000/sample-drive.mp4")),
+        300
+    );
+}

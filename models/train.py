@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""Trains perceptd's own small models on generated sample drives (issue 9), seeded, CPU only.
+
+    python models/train.py [--perceptd target/release/perceptd] [--work /tmp/perceptd-train]
+                           [--drives 12] [--det-epochs 40] [--seg-epochs 12] [--out models]
+
+1. `perceptd sample-drive --seed S --images` writes the training drives (seeds 1..N): lossless
+   frames, detection ground truth (JSONL) and class maps (PNG).
+2. A small anchor-free detector (stride 8 and 16 heads, FCOS-style centre sampling, focal BCE for
+   classes, GIoU for boxes) is trained on letterboxed 512x288 RGB inputs, then exported with the
+   Ultralytics YOLOv8 output layout `[1, 4 + nc, N]` (cx, cy, w, h in input pixels, class
+   probabilities) and its class names, `imgsz` and `stride` in the ONNX metadata:
+   `models/perceptd-det.onnx`.
+3. A small fully convolutional segmentation net (encoder to stride 8, three transposed-convolution
+   layers back to the input size) is trained on stretched 320x176 inputs with cross entropy over
+   background, road, lane, vehicle, person: `models/perceptd-seg.onnx`, output `seg`.
+
+Needs torch, numpy, pillow, onnx (a venv outside the repository: PyPI's torch is the CUDA build,
+several GB). Accuracy is measured afterwards by the Rust side on drives of other seeds (see the
+model cards).
+"""
+
+import argparse
+import json
+import math
+import os
+import pathlib
+import random
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SEED = 20261128
+DET_CLASSES = ["car", "truck", "bus", "person"]
+SEG_CLASSES = ["background", "road", "lane", "vehicle", "person"]
+# 512x288 is the 16:9 drive letterboxed without padding; persons are ~20 px tall at 960x540, so
+# at 320x180 half of them were under 7 px and the detector found 1 in 5 (AP@0.5 0.19).
+DET_W, DET_H = 512, 288
+SEG_W, SEG_H = 320, 176
+STRIDES = (8, 16)
+
+
+def seed_all(s):
+    random.seed(s)
+    np.random.seed(s)
+    torch.manual_seed(s)
+
+
+# ------------------------------------------------------------------------------------------------
+# Data
+
+
+def generate(perceptd, work, seeds, frames):
+    drives = []
+    for s in seeds:
+        d = work / f"seed{s}"
+        if not (d / "gt" / "drive.jsonl").is_file():
+            subprocess.run([perceptd, "sample-drive", "--seed", str(s), "--out", str(d),
+                            "--frames", str(frames), "--images", "--name", "drive"], check=True)
+        drives.append(d)
+    return drives
+
+
+def letterbox(img, w, h):
+    """Ultralytics letterbox as perceptd does it: scale to fit, round, centre, pad 114."""
+    sw, sh = img.size
+    s = min(w / sw, h / sh)
+    nw, nh = round(sw * s), round(sh * s)
+    left, top = (w - nw) // 2, (h - nh) // 2
+    canvas = Image.new("RGB", (w, h), (114, 114, 114))
+    canvas.paste(img.resize((nw, nh), Image.BILINEAR), (left, top))
+    return np.asarray(canvas), s, left, top
+
+
+def load_det(drives, every):
+    xs, boxes = [], []
+    for d in drives:
+        gt = [json.loads(l) for l in (d / "gt" / "drive.jsonl").read_text().splitlines() if l.strip()]
+        for rec in gt[::every]:
+            img = Image.open(d / "images" / "drive" / f"{rec['frame']:06d}.png").convert("RGB")
+            arr, s, left, top = letterbox(img, DET_W, DET_H)
+            xs.append(arr)
+            b = [(DET_CLASSES.index(o["label"]), o["bbox"][0] * s + left, o["bbox"][1] * s + top,
+                  o["bbox"][2] * s + left, o["bbox"][3] * s + top)
+                 for o in rec["objects"] if o["label"] in DET_CLASSES and not o.get("iscrowd")]
+            boxes.append(np.array(b, dtype=np.float32).reshape(-1, 5))
+    return np.stack(xs), boxes
+
+
+def load_seg(drives, every):
+    xs, ys = [], []
+    for d in drives:
+        masks = sorted((d / "gt" / "drive").glob("*.png"))
+        for m in masks[::every]:
+            img = Image.open(d / "images" / "drive" / m.name).convert("RGB").resize((SEG_W, SEG_H), Image.BILINEAR)
+            lab = Image.open(m).resize((SEG_W, SEG_H), Image.NEAREST)
+            xs.append(np.asarray(img))
+            ys.append(np.asarray(lab, dtype=np.uint8))
+    return np.stack(xs), np.stack(ys)
+
+
+def to_input(batch_u8):
+    return torch.from_numpy(batch_u8).permute(0, 3, 1, 2).float() / 255.0
+
+
+# ------------------------------------------------------------------------------------------------
+# Detector
+
+
+def cbr(i, o, s=1):
+    return nn.Sequential(nn.Conv2d(i, o, 3, s, 1, bias=False), nn.BatchNorm2d(o), nn.SiLU())
+
+
+class Detector(nn.Module):
+    def __init__(self, nc):
+        super().__init__()
+        self.nc = nc
+        self.stem = nn.Sequential(cbr(3, 16, 2), cbr(16, 32, 2), cbr(32, 32), cbr(32, 64, 2), cbr(64, 64))  # /8
+        self.down = nn.Sequential(cbr(64, 96, 2), cbr(96, 96))  # /16
+        self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), cbr(96, 64))
+        self.heads = nn.ModuleList([nn.Sequential(cbr(64, 64), nn.Conv2d(64, 4 + nc, 1)),
+                                    nn.Sequential(cbr(96, 64), nn.Conv2d(64, 4 + nc, 1))])
+        for h in self.heads:  # start with low class probability (focal-loss prior)
+            nn.init.constant_(h[-1].bias[4:], -4.6)
+
+    def raw(self, x):
+        p8 = self.stem(x)
+        p16 = self.down(p8)
+        p8 = p8 + self.up(p16)
+        return [self.heads[0](p8), self.heads[1](p16)]
+
+    def forward(self, x):
+        """YOLOv8 layout: [B, 4 + nc, N]: cx, cy, w, h (input pixels), class probabilities."""
+        outs = []
+        for o, s in zip(self.raw(x), STRIDES):
+            b, _, h, w = o.shape
+            gy, gx = torch.meshgrid(torch.arange(h, dtype=o.dtype), torch.arange(w, dtype=o.dtype), indexing="ij")
+            cx, cy = (gx + 0.5) * s, (gy + 0.5) * s
+            ltrb = F.softplus(o[:, :4]) * s * 4
+            x1, y1, x2, y2 = cx - ltrb[:, 0], cy - ltrb[:, 1], cx + ltrb[:, 2], cy + ltrb[:, 3]
+            box = torch.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], 1)
+            cls = torch.sigmoid(o[:, 4:])
+            outs.append(torch.cat([box, cls], 1).flatten(2))
+        return torch.cat(outs, 2)
+
+
+def assign(boxes, h, w):
+    """Per level: class target [nc, h/s, w/s] and box target [4, h/s, w/s] (x1y1x2y2, NaN: none).
+    A box goes to the level by its longer side (< 64 px: stride 8), to the cells whose centres lie
+    inside the box and within 2.5 strides of its centre; a cell claimed twice keeps the smaller box."""
+    out = []
+    for li, s in enumerate(STRIDES):
+        gh, gw = h // s, w // s
+        cls = np.zeros((len(DET_CLASSES), gh, gw), np.float32)
+        reg = np.full((4, gh, gw), np.nan, np.float32)
+        area = np.full((gh, gw), np.inf, np.float32)
+        for c, x1, y1, x2, y2 in boxes:
+            side = max(x2 - x1, y2 - y1)
+            if (li == 0) != (side < 64):
+                continue
+            bx, by = (x1 + x2) / 2, (y1 + y2) / 2
+            r = 2.5 * s
+            i0, i1 = max(0, int((max(y1, by - r)) // s)), min(gh - 1, int((min(y2, by + r)) // s))
+            j0, j1 = max(0, int((max(x1, bx - r)) // s)), min(gw - 1, int((min(x2, bx + r)) // s))
+            a = (x2 - x1) * (y2 - y1)
+            hit = False
+            for i in range(i0, i1 + 1):
+                for j in range(j0, j1 + 1):
+                    cx, cy = (j + 0.5) * s, (i + 0.5) * s
+                    if x1 < cx < x2 and y1 < cy < y2 and a < area[i, j]:
+                        area[i, j] = a
+                        cls[:, i, j] = 0
+                        cls[int(c), i, j] = 1
+                        reg[:, i, j] = (x1, y1, x2, y2)
+                        hit = True
+            if not hit:  # tiny box: its centre cell
+                i, j = min(gh - 1, int(by // s)), min(gw - 1, int(bx // s))
+                if a < area[i, j]:
+                    area[i, j] = a
+                    cls[:, i, j] = 0
+                    cls[int(c), i, j] = 1
+                    reg[:, i, j] = (x1, y1, x2, y2)
+        out.append((cls, reg))
+    return out
+
+
+def giou(p, t):
+    ix1, iy1 = torch.max(p[:, 0], t[:, 0]), torch.max(p[:, 1], t[:, 1])
+    ix2, iy2 = torch.min(p[:, 2], t[:, 2]), torch.min(p[:, 3], t[:, 3])
+    inter = (ix2 - ix1).clamp(min=0) * (iy2 - iy1).clamp(min=0)
+    ap = (p[:, 2] - p[:, 0]) * (p[:, 3] - p[:, 1])
+    at = (t[:, 2] - t[:, 0]) * (t[:, 3] - t[:, 1])
+    union = ap + at - inter + 1e-7
+    cx1, cy1 = torch.min(p[:, 0], t[:, 0]), torch.min(p[:, 1], t[:, 1])
+    cx2, cy2 = torch.max(p[:, 2], t[:, 2]), torch.max(p[:, 3], t[:, 3])
+    c = (cx2 - cx1) * (cy2 - cy1) + 1e-7
+    return inter / union - (c - union) / c
+
+
+def det_loss(model, x, targets):
+    loss_cls, loss_box, npos = 0.0, 0.0, 0
+    for (o, s), li in zip(zip(model.raw(x), STRIDES), range(len(STRIDES))):
+        cls_t = torch.from_numpy(np.stack([t[li][0] for t in targets]))
+        reg_t = torch.from_numpy(np.stack([t[li][1] for t in targets]))
+        logits = o[:, 4:]
+        p = torch.sigmoid(logits)
+        ce = F.binary_cross_entropy_with_logits(logits, cls_t, reduction="none")
+        pt = p * cls_t + (1 - p) * (1 - cls_t)
+        alpha = 0.25 * cls_t + 0.75 * (1 - cls_t)
+        loss_cls = loss_cls + (alpha * (1 - pt) ** 2 * ce).sum()
+        pos = ~torch.isnan(reg_t[:, 0])
+        n = int(pos.sum())
+        npos += n
+        if n:
+            b, _, h, w = o.shape
+            gy, gx = torch.meshgrid(torch.arange(h, dtype=o.dtype), torch.arange(w, dtype=o.dtype), indexing="ij")
+            cx = ((gx + 0.5) * s).expand(b, h, w)[pos]
+            cy = ((gy + 0.5) * s).expand(b, h, w)[pos]
+            ltrb = F.softplus(o[:, :4]).permute(0, 2, 3, 1)[pos] * s * 4
+            pb = torch.stack([cx - ltrb[:, 0], cy - ltrb[:, 1], cx + ltrb[:, 2], cy + ltrb[:, 3]], 1)
+            tb = reg_t.permute(0, 2, 3, 1)[pos]
+            loss_box = loss_box + (1 - giou(pb, tb)).sum()
+    npos = max(npos, 1)
+    return loss_cls / npos + 2.0 * loss_box / npos
+
+
+def augment_det(img, boxes, rng):
+    """Horizontal flip and brightness jitter (the generator already varies light)."""
+    if rng.random() < 0.5:
+        img = img[:, ::-1]
+        if len(boxes):
+            boxes = boxes.copy()
+            x1 = DET_W - boxes[:, 3]
+            boxes[:, 3] = DET_W - boxes[:, 1]
+            boxes[:, 1] = x1
+    img = np.clip(img.astype(np.float32) * rng.uniform(0.75, 1.25), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(img), boxes
+
+
+def train_det(xs, boxes, epochs, batch=32):
+    seed_all(SEED)
+    model = Detector(len(DET_CLASSES))
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=5e-4)
+    steps = epochs * math.ceil(len(xs) / batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=4e-3, total_steps=steps, pct_start=0.1)
+    rng = np.random.default_rng(SEED)
+    t0 = time.time()
+    for ep in range(epochs):
+        model.train()
+        order = rng.permutation(len(xs))
+        tot = 0.0
+        for k in range(0, len(order), batch):
+            idx = order[k:k + batch]
+            imgs, targets = [], []
+            for i in idx:
+                im, bx = augment_det(xs[i], boxes[i], rng)
+                imgs.append(im)
+                targets.append(assign(bx, DET_H, DET_W))
+            loss = det_loss(model, to_input(np.stack(imgs)), targets)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            opt.step()
+            sched.step()
+            tot += loss.item() * len(idx)
+        print(f"det epoch {ep + 1}/{epochs}: loss {tot / len(xs):.4f} ({time.time() - t0:.0f} s)", flush=True)
+    return model.eval()
+
+
+# ------------------------------------------------------------------------------------------------
+# Segmentation
+
+
+class Segmenter(nn.Module):
+    """Encoder to stride 8, then three stride-2 transposed convolutions back to the input size."""
+
+    def __init__(self, nc):
+        super().__init__()
+        self.enc = nn.Sequential(cbr(3, 16, 2), cbr(16, 32, 2), cbr(32, 32), cbr(32, 64, 2), cbr(64, 64))
+        def up(i, o):
+            return nn.Sequential(nn.ConvTranspose2d(i, o, 4, 2, 1, bias=False), nn.BatchNorm2d(o), nn.SiLU())
+        self.dec = nn.Sequential(up(64, 32), up(32, 16), nn.ConvTranspose2d(16, nc, 4, 2, 1))
+
+    def forward(self, x):
+        return self.dec(self.enc(x))
+
+
+def train_seg(xs, ys, epochs, batch=16):
+    seed_all(SEED + 1)
+    model = Segmenter(len(SEG_CLASSES))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
+    steps = epochs * math.ceil(len(xs) / batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=5e-3, total_steps=steps, pct_start=0.1)
+    # Rare classes (lane, person) weigh more.
+    freq = np.bincount(ys.reshape(-1), minlength=len(SEG_CLASSES)).astype(np.float64)
+    weight = torch.tensor((freq.sum() / np.maximum(freq, 1)) ** 0.5, dtype=torch.float32)
+    weight = weight / weight.mean()
+    rng = np.random.default_rng(SEED + 1)
+    t0 = time.time()
+    for ep in range(epochs):
+        model.train()
+        order = rng.permutation(len(xs))
+        tot = 0.0
+        for k in range(0, len(order), batch):
+            idx = order[k:k + batch]
+            x, y = xs[idx], ys[idx]
+            if rng.random() < 0.5:
+                x, y = x[:, :, ::-1], y[:, :, ::-1]
+            x = to_input(np.ascontiguousarray(x)) * float(rng.uniform(0.75, 1.25))
+            y = torch.from_numpy(np.ascontiguousarray(y)).long()
+            loss = F.cross_entropy(model(x.clamp(0, 1)), y, weight=weight)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot += loss.item() * len(idx)
+        print(f"seg epoch {ep + 1}/{epochs}: loss {tot / len(xs):.4f} ({time.time() - t0:.0f} s)", flush=True)
+    return model.eval()
+
+
+# ------------------------------------------------------------------------------------------------
+# Export
+
+
+def export(model, shape, path, output, meta):
+    import onnx
+    x = torch.zeros(shape)
+    torch.onnx.export(model, x, str(path), input_names=["images"], output_names=[output],
+                      opset_version=17, dynamo=False)
+    m = onnx.load(str(path))
+    for k, v in meta.items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v
+    onnx.save(m, str(path))
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--perceptd", default=str(REPO / "target/release/perceptd"))
+    ap.add_argument("--work", default="/tmp/perceptd-train")
+    ap.add_argument("--out", default=str(REPO / "models"))
+    ap.add_argument("--drives", type=int, default=12)
+    ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--every", type=int, default=2, help="use every N-th frame")
+    ap.add_argument("--det-epochs", type=int, default=30)
+    ap.add_argument("--seg-epochs", type=int, default=12)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--only", choices=["det", "seg"], help="train one of the two models")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    work, out = pathlib.Path(a.work), pathlib.Path(a.out)
+    work.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    drives = generate(a.perceptd, work, range(1, a.drives + 1), a.frames)
+    print(f"{len(drives)} training drives ({time.time() - t0:.0f} s)", flush=True)
+    if a.only != "seg":
+        train_and_export_det(a, drives, out)
+    if a.only != "det":
+        train_and_export_seg(a, drives, out)
+    print(f"done in {time.time() - t0:.0f} s")
+
+
+def train_and_export_det(a, drives, out):
+    xs, boxes = load_det(drives, a.every)
+    det = train_det(xs, boxes, a.det_epochs)
+    export(det, (1, 3, DET_H, DET_W), out / "perceptd-det.onnx", "output0", {
+        "names": repr(dict(enumerate(DET_CLASSES))),
+        "imgsz": f"[{DET_H}, {DET_W}]",
+        "stride": str(max(STRIDES)),
+        "task": "detect",
+        "description": f"perceptd-det: trained by models/train.py, seed {SEED}, drives 1..{a.drives}",
+    })
+
+
+def train_and_export_seg(a, drives, out):
+    sx, sy = load_seg(drives, a.every)
+    seg = train_seg(sx, sy, a.seg_epochs)
+    export(seg, (1, 3, SEG_H, SEG_W), out / "perceptd-seg.onnx", "seg", {
+        "names": repr(dict(enumerate(SEG_CLASSES))),
+        "imgsz": f"[{SEG_H}, {SEG_W}]",
+        "description": f"perceptd-seg: trained by models/train.py, seed {SEED + 1}, drives 1..{a.drives}",
+    })
+
+
+if __name__ == "__main__":
+    sys.exit(main())
