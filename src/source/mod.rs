@@ -47,7 +47,22 @@ pub enum SourceError {
         at_s: f64,
         duration_s: f64,
     },
+    #[error(
+        "source {stream}: the file gave no frame, end of stream or error for {secs} s after {at_s:.2} s of video: GStreamer is stuck on it (a damaged file?); the frames before were processed"
+    )]
+    Stalled {
+        stream: String,
+        secs: u64,
+        at_s: f64,
+    },
 }
+
+/// A local file gives its frames as fast as they decode, so this long without one, an end of
+/// stream or an error means GStreamer lost the end: seen once on a truncated MP4 (89 frames
+/// out, then qtdemux and decodebin idle, no EOS at the appsink, the run hung). The source then
+/// decides itself: truncated if it stopped short of the duration its header declares, a plain
+/// end if it reached it, stalled if the file declares none.
+const FILE_STALL: Duration = Duration::from_secs(15);
 
 pub fn init() -> Result<(), SourceError> {
     gst::init().map_err(|e| SourceError::Init(e.to_string()))
@@ -144,6 +159,10 @@ pub struct Source {
     /// File sources: the end of the last frame read (PTS + duration), ns.
     end_ns: Option<u64>,
     is_file: bool,
+    /// A local file (`type: file`): subject to [`FILE_STALL`].
+    local_file: bool,
+    /// When the last frame (or the start) was.
+    last_sample: Instant,
 }
 
 impl Source {
@@ -215,6 +234,8 @@ impl Source {
             end_ns: None,
             is_file: matches!(spec.kind, SourceKind::File(_))
                 || matches!(&spec.kind, SourceKind::Uri(_) if spec.mode == crate::config::SourceMode::Replay),
+            local_file: matches!(spec.kind, SourceKind::File(_)),
+            last_sample: Instant::now(),
         };
         crate::graph::priority::lower_streaming_threads(&src.pipeline, priority);
         if let Err(e) = src.pipeline.set_state(gst::State::Playing) {
@@ -287,6 +308,7 @@ impl Source {
                 if let Some(e) = self.bus_error() {
                     return Err(e);
                 }
+                self.last_sample = Instant::now();
                 self.make_frame(&sample).map(Pull::Frame)
             }
             None => {
@@ -296,6 +318,9 @@ impl Source {
                 if self.sink.is_eos() {
                     self.check_complete()?;
                     return Ok(Pull::Eos);
+                }
+                if self.local_file && self.last_sample.elapsed() >= FILE_STALL {
+                    return self.lost_end();
                 }
                 Ok(Pull::Idle)
             }
@@ -322,6 +347,25 @@ impl Source {
             });
         }
         Ok(())
+    }
+
+    /// A local file stuck for [`FILE_STALL`]: truncated, ended, or stalled.
+    fn lost_end(&self) -> Result<Pull, SourceError> {
+        self.check_complete()?;
+        let at_s = self.end_ns.unwrap_or(0) as f64 / 1e9;
+        if self.pipeline.query_duration::<gst::ClockTime>().is_some() {
+            tracing::warn!(
+                stream = %self.stream,
+                at_s,
+                "no end of stream came after the file's last frame; ending it here"
+            );
+            return Ok(Pull::Eos);
+        }
+        Err(SourceError::Stalled {
+            stream: self.stream.to_string(),
+            secs: FILE_STALL.as_secs(),
+            at_s,
+        })
     }
 
     /// Numbers the next frame `seq` (a reconnected source goes on counting).

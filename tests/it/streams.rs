@@ -136,6 +136,76 @@ sinks:
     );
 }
 
+/// A file whose data stops coming without an end (a FIFO whose writer stays open: GStreamer
+/// waits for ever, as it once did on a truncated MP4) ends after the stall time with the
+/// stall error, while the writer is still open: the source decided, not an end of file.
+#[test]
+fn a_file_that_stops_without_an_end_is_reported_instead_of_hanging() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempdir("streams-fifo");
+    let fifo = dir.join("stuck.mp4");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+    let clip = std::fs::read(assets().join("solidWhiteRight.mp4")).unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (fifo, done) = (fifo.clone(), done.clone());
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            // The header and 40 % of the clip, then silence with the writer open.
+            f.write_all(&clip[..clip.len() * 2 / 5]).unwrap();
+            let t0 = std::time::Instant::now();
+            while !done.load(Ordering::Relaxed) && t0.elapsed().as_secs() < 120 {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        })
+    };
+    let mut src = perceptd::source::Source::open(
+        &perceptd::config::SourceSpec {
+            reconnect: None,
+            pace: perceptd::config::Pace::Fast,
+            stream: "stuck".into(),
+            kind: perceptd::config::SourceKind::File(fifo.clone()),
+            mode: perceptd::config::SourceMode::Replay,
+        },
+        Arc::new(AtomicBool::new(false)),
+        perceptd::config::SupportPriority::Normal,
+    )
+    .unwrap();
+    let mut frames = 0;
+    let mut last = std::time::Instant::now();
+    let end = loop {
+        match src.next_frame() {
+            Ok(Some(_)) => {
+                frames += 1;
+                last = std::time::Instant::now();
+            }
+            other => break other,
+        }
+    };
+    let waited = last.elapsed().as_secs_f64();
+    let writer_open = !writer.is_finished();
+    done.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    drop(src);
+    let err = match end {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a quiet end after {frames} frames, not an error"),
+    };
+    // Read as a stream, the file declares no duration to call it truncated against.
+    assert!(
+        err.contains("source stuck: the file gave no frame, end of stream or error for 15 s"),
+        "{err}"
+    );
+    assert!(writer_open, "decided while the data could still have come");
+    assert!(frames > 20 && frames < 221, "{frames} frames");
+    assert!(
+        (14.0..30.0).contains(&waited),
+        "decided {waited:.1} s after the last frame"
+    );
+}
+
 /// A live 30 fps source into a model slower than 30 fps, for `secs` seconds: the latency stays
 /// bounded (frames wait for at most the one being worked on) and the drops are counted.
 #[test]
