@@ -169,27 +169,14 @@ impl Mp4Writer {
     pub fn finish(mut self) -> Result<u64, SampleError> {
         self.done = true;
         let _ = self.src.end_of_stream();
-        let bus = self.pipeline.bus().ok_or_else(|| self.err("no bus"))?;
-        let mut result = Err(self.err(format!(
-            "the encoder did not finish within {} s",
-            FINISH_TIMEOUT.as_secs()
-        )));
-        for msg in bus.iter_timed(gst::ClockTime::from_nseconds(
-            FINISH_TIMEOUT.as_nanos() as u64
-        )) {
-            match msg.view() {
-                gst::MessageView::Eos(_) => {
-                    result = Ok(self.pushed);
-                    break;
-                }
-                gst::MessageView::Error(e) => {
-                    result =
-                        Err(self.err(format!("{} ({})", e.error(), e.debug().unwrap_or_default())));
-                    break;
-                }
-                _ => {}
-            }
-        }
+        let result = match crate::sink::video::wait_for_eos(&self.pipeline, FINISH_TIMEOUT) {
+            Some(Ok(())) => Ok(self.pushed),
+            Some(Err(e)) => Err(self.err(e)),
+            None => Err(self.err(format!(
+                "the encoder did not finish within {} s",
+                FINISH_TIMEOUT.as_secs()
+            ))),
+        };
         let _ = self.pipeline.set_state(gst::State::Null);
         let n = result?;
         zero_times(&self.path)

@@ -258,31 +258,14 @@ impl VideoSink {
             Err(self.err("the encoder failed; the file is incomplete and may not play"))
         } else {
             let _ = r.src.end_of_stream();
-            let bus = r.pipeline.bus().ok_or_else(|| self.err("no bus"))?;
-            let mut result = Err(self.err(format!(
-                "the encoder did not finish within {} s; the file may be incomplete",
-                FINISH_TIMEOUT.as_secs()
-            )));
-            for msg in bus.iter_timed(gst::ClockTime::from_nseconds(
-                FINISH_TIMEOUT.as_nanos() as u64
-            )) {
-                match msg.view() {
-                    gst::MessageView::Eos(_) => {
-                        result = Ok(self.pushed);
-                        break;
-                    }
-                    gst::MessageView::Error(e) => {
-                        result = Err(self.err(format!(
-                            "{} ({})",
-                            e.error(),
-                            e.debug().unwrap_or_default()
-                        )));
-                        break;
-                    }
-                    _ => {}
-                }
+            match wait_for_eos(&r.pipeline, FINISH_TIMEOUT) {
+                Some(Ok(())) => Ok(self.pushed),
+                Some(Err(e)) => Err(self.err(e)),
+                None => Err(self.err(format!(
+                    "the encoder did not finish within {} s; the file may be incomplete",
+                    FINISH_TIMEOUT.as_secs()
+                ))),
             }
-            result
         };
         let _ = r.pipeline.set_state(gst::State::Null);
         if result.is_ok() {
@@ -290,6 +273,30 @@ impl VideoSink {
         }
         result
     }
+}
+
+/// Waits up to `timeout` for the end of stream sent into `pipeline` to come out of its muxer:
+/// `Some(Ok)` once the file is complete, `Some(Err)` with the error GStreamer posted, `None`
+/// when the time ran out. Shared with the sample-drive encoder (`sample/mp4.rs`).
+pub(crate) fn wait_for_eos(
+    pipeline: &gst::Pipeline,
+    timeout: Duration,
+) -> Option<Result<(), String>> {
+    let bus = pipeline.bus()?;
+    for msg in bus.iter_timed(gst::ClockTime::from_nseconds(timeout.as_nanos() as u64)) {
+        match msg.view() {
+            gst::MessageView::Eos(_) => return Some(Ok(())),
+            gst::MessageView::Error(e) => {
+                return Some(Err(format!(
+                    "{} ({})",
+                    e.error(),
+                    e.debug().unwrap_or_default()
+                )));
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 impl Drop for VideoSink {
