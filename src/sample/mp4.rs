@@ -8,7 +8,6 @@ use super::SampleError;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
-use gstreamer_video as gst_video;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -99,21 +98,10 @@ impl Mp4Writer {
     }
 
     fn check_bus(&self) -> Result<(), SampleError> {
-        if let Some(bus) = self.pipeline.bus()
-            && let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
-            && let gst::MessageView::Error(e) = msg.view()
-        {
-            let element = e
-                .src()
-                .map(|s| s.path_string().to_string())
-                .unwrap_or_default();
-            return Err(self.err(format!(
-                "{element}: {} ({})",
-                e.error(),
-                e.debug().unwrap_or_default()
-            )));
+        match crate::sink::video::pop_error(&self.pipeline) {
+            Some(e) => Err(self.err(e)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Encodes one frame (BGR, rows packed); the frame is copied.
@@ -140,23 +128,14 @@ impl Mp4Writer {
             level = now;
         }
         self.check_bus()?;
-        let mut buffer = gst::Buffer::from_mut_slice(bgr.to_vec());
-        {
-            let b = buffer.get_mut().expect("new buffer is writable");
-            b.set_pts(gst::ClockTime::from_nseconds(self.pushed * self.frame_ns));
-            b.set_duration(gst::ClockTime::from_nseconds(self.frame_ns));
-            // Rows are packed (w * 3 bytes); GStreamer's default BGR stride rounds up to 4.
-            gst_video::VideoMeta::add_full(
-                b,
-                gst_video::VideoFrameFlags::empty(),
-                gst_video::VideoFormat::Bgr,
-                w,
-                h,
-                &[0],
-                &[(w * 3) as i32],
-            )
-            .map_err(|e| self.err(format!("video meta: {e}")))?;
-        }
+        let buffer = crate::sink::video::packed_bgr_buffer(
+            bgr.to_vec(),
+            w,
+            h,
+            self.pushed * self.frame_ns,
+            self.frame_ns,
+        )
+        .map_err(|e| self.err(e))?;
         self.src
             .push_buffer(buffer)
             .map_err(|e| self.err(format!("the encoder refused a frame: {e:?}")))?;

@@ -300,17 +300,7 @@ fn lerp(a: [u8; 3], b: [u8; 3], t: f64) -> [u8; 3] {
 
 /// The pixels `parts` cover in the frame when drawn alone; leaves `scratch` all zero again.
 fn count_alone(scratch: &mut Mat, parts: &[Part], w: usize, h: usize) -> opencv::Result<u32> {
-    let b = parts
-        .iter()
-        .fold([f32::MAX, f32::MAX, f32::MIN, f32::MIN], |a, p| {
-            let q = p.shape.bounds();
-            [
-                a[0].min(q[0]),
-                a[1].min(q[1]),
-                a[2].max(q[2]),
-                a[3].max(q[3]),
-            ]
-        });
+    let b = Part::bounds_of(parts);
     // The rasteriser may touch a pixel beyond the shape's bounds; one of margin is enough.
     let x0 = (b[0].floor() as i64 - 1).clamp(0, w as i64) as usize;
     let y0 = (b[1].floor() as i64 - 1).clamp(0, h as i64) as usize;

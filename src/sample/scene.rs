@@ -191,6 +191,23 @@ pub struct Part {
     pub class: u8,
 }
 
+impl Part {
+    /// `[x0, y0, x1, y1]` around all of `parts`.
+    pub fn bounds_of(parts: &[Part]) -> [f32; 4] {
+        parts
+            .iter()
+            .fold([f32::MAX, f32::MAX, f32::MIN, f32::MIN], |a, p| {
+                let q = p.shape.bounds();
+                [
+                    a[0].min(q[0]),
+                    a[1].min(q[1]),
+                    a[2].max(q[2]),
+                    a[3].max(q[3]),
+                ]
+            })
+    }
+}
+
 /// A person or a vehicle, as the ground truth names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ObjectRef {

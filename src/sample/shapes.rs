@@ -379,17 +379,7 @@ pub(super) fn person(cam: &Camera, p: &Person, cs: f64) -> Option<Item> {
         }
     }
     // Wholly outside the frame: nothing to draw.
-    let b = parts
-        .iter()
-        .fold([f32::MAX, f32::MAX, f32::MIN, f32::MIN], |a, p| {
-            let q = p.shape.bounds();
-            [
-                a[0].min(q[0]),
-                a[1].min(q[1]),
-                a[2].max(q[2]),
-                a[3].max(q[3]),
-            ]
-        });
+    let b = Part::bounds_of(&parts);
     if b[2] < 0.0 || b[0] > cam.width as f32 || b[3] < 0.0 || b[1] > cam.height as f32 {
         return None;
     }

@@ -202,23 +202,7 @@ impl VideoSink {
         let (w, h) = (f.width, f.height);
         let image = std::sync::Arc::try_unwrap(f.image)
             .map_err(|_| self.err("the frame's image is still shared with a model branch"))?;
-        let mut buffer = gst::Buffer::from_mut_slice(image);
-        {
-            let b = buffer.get_mut().expect("new buffer is writable");
-            b.set_pts(gst::ClockTime::from_nseconds(pts));
-            b.set_duration(gst::ClockTime::from_nseconds(self.frame_ns));
-            // Rows are packed (w * 3 bytes); GStreamer's default BGR stride rounds up to 4.
-            gst_video::VideoMeta::add_full(
-                b,
-                gst_video::VideoFrameFlags::empty(),
-                gst_video::VideoFormat::Bgr,
-                w,
-                h,
-                &[0],
-                &[(w * 3) as i32],
-            )
-            .map_err(|e| self.err(format!("video meta: {e}")))?;
-        }
+        let buffer = packed_bgr_buffer(image, w, h, pts, self.frame_ns).map_err(|e| self.err(e))?;
         if let Err(e) = src.push_buffer(buffer) {
             self.failed = true;
             return Err(self.err(format!("the encoder refused a frame: {e:?}")));
@@ -231,20 +215,9 @@ impl VideoSink {
         let Some(r) = &self.running else {
             return Ok(());
         };
-        if let Some(bus) = r.pipeline.bus()
-            && let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
-            && let gst::MessageView::Error(e) = msg.view()
-        {
+        if let Some(e) = pop_error(&r.pipeline) {
             self.failed = true;
-            let element = e
-                .src()
-                .map(|s| s.path_string().to_string())
-                .unwrap_or_default();
-            return Err(self.err(format!(
-                "{element}: {} ({})",
-                e.error(),
-                e.debug().unwrap_or_default()
-            )));
+            return Err(self.err(e));
         }
         Ok(())
     }
@@ -273,6 +246,53 @@ impl VideoSink {
         }
         result
     }
+}
+
+/// A GStreamer buffer of one packed BGR frame (rows of `w * 3` bytes) at `pts_ns`, wrapping
+/// `image` without a copy; shared with the sample-drive encoder.
+pub(crate) fn packed_bgr_buffer<T: AsMut<[u8]> + Send + 'static>(
+    image: T,
+    w: u32,
+    h: u32,
+    pts_ns: u64,
+    duration_ns: u64,
+) -> Result<gst::Buffer, String> {
+    let mut buffer = gst::Buffer::from_mut_slice(image);
+    {
+        let b = buffer.get_mut().expect("new buffer is writable");
+        b.set_pts(gst::ClockTime::from_nseconds(pts_ns));
+        b.set_duration(gst::ClockTime::from_nseconds(duration_ns));
+        // Rows are packed (w * 3 bytes); GStreamer's default BGR stride rounds up to 4.
+        gst_video::VideoMeta::add_full(
+            b,
+            gst_video::VideoFrameFlags::empty(),
+            gst_video::VideoFormat::Bgr,
+            w,
+            h,
+            &[0],
+            &[(w * 3) as i32],
+        )
+        .map_err(|e| format!("video meta: {e}"))?;
+    }
+    Ok(buffer)
+}
+
+/// The first error message on `pipeline`'s bus, as `element: error (debug)`; other messages
+/// before it are dropped.
+pub(crate) fn pop_error(pipeline: &gst::Pipeline) -> Option<String> {
+    let msg = pipeline.bus()?.pop_filtered(&[gst::MessageType::Error])?;
+    let gst::MessageView::Error(e) = msg.view() else {
+        return None;
+    };
+    let element = e
+        .src()
+        .map(|s| s.path_string().to_string())
+        .unwrap_or_default();
+    Some(format!(
+        "{element}: {} ({})",
+        e.error(),
+        e.debug().unwrap_or_default()
+    ))
 }
 
 /// Waits up to `timeout` for the end of stream sent into `pipeline` to come out of its muxer:
