@@ -447,23 +447,24 @@ fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), F
             ""
         }
     );
-    let video_frames = report
-        .stages
-        .iter()
-        .find(|s| s.name == "video")
-        .map_or(0, |s| s.frames);
     for s in &spec.sinks {
-        let written = match s {
-            // Served, not written.
-            config::SinkSpec::Rtsp { .. } => continue,
-            config::SinkSpec::Video { .. } => video_frames > 0,
-            config::SinkSpec::Jsonl { .. }
-            | config::SinkSpec::Mask { .. }
-            | config::SinkSpec::Mot { .. } => true,
-        };
+        let frames = report
+            .stages
+            .iter()
+            .find(|r| r.name == s.get().kind())
+            .map_or(0, |r| r.frames);
+        // Served sinks write nothing.
+        if s.get().live_only() {
+            continue;
+        }
+        let written = s.get().wrote_output(frames);
+        let s = s.get();
         if written {
             for src in &spec.sources {
-                eprintln!("  wrote {}", s.path_for(&src.stream).display());
+                eprintln!(
+                    "  wrote {}",
+                    perceptd::stage::path_for(s.path(), &src.stream).display()
+                );
                 if !s.per_stream() {
                     break;
                 }
@@ -668,7 +669,7 @@ fn cmd_check(path: &Path, offline: bool) -> Result<(), Failure> {
         path.display(),
         1,
         spec.models.len(),
-        spec.stages.len() + usize::from(spec.track.is_some()),
+        spec.stages.len(),
         spec.sinks.len()
     );
     Ok(())
@@ -707,9 +708,7 @@ fn deep_check(spec: &PipelineSpec) -> Vec<(String, String)> {
         }
     }
     for (i, s) in spec.sinks.iter().enumerate() {
-        if matches!(s, config::SinkSpec::Video { .. })
-            && let Err(e) = perceptd::sink::video::check_elements()
-        {
+        if let Err(e) = s.get().deep_check() {
             errors.push((format!("sinks[{i}]"), e));
         }
     }

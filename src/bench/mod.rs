@@ -6,8 +6,9 @@
 
 pub mod cpu;
 
-use crate::config::{PipelineSpec, StageSpec};
+use crate::config::PipelineSpec;
 use crate::graph::{PipelineError, Prepared, RunReport, quantile};
+use crate::kinds::StageSpec;
 use crate::model::{Detector, ModelError};
 use crate::segment::Segmenter;
 use crate::telemetry::Metrics;
@@ -114,13 +115,13 @@ pub fn bench(
 ) -> Result<BenchReport, PipelineError> {
     let budget = Duration::from_secs(4);
     let mut dets = vec![];
-    for st in &spec.stages {
+    for st in spec.model_stages() {
         crate::model::session::init(&spec.ort_library).map_err(ModelError::from)?;
         crate::model::session::preload_libraries_once(&spec.cuda_libraries);
-        let m = &spec.models[st.model()];
+        let m = &spec.models[st.get().model().expect("a model stage")];
         dets.push(match st {
-            StageSpec::Detect { .. } => Timed::Detector(Box::new(Detector::load(m, None)?)),
-            StageSpec::Segment { .. } => Timed::Segmenter(Segmenter::load(m, None)?),
+            StageSpec::Segment(_) => Timed::Segmenter(Segmenter::load(m, None)?),
+            _ => Timed::Detector(Box::new(Detector::load(m, None)?)),
         });
     }
     let mut before = vec![];

@@ -5,7 +5,6 @@ pub use super::raw::{
     WhenFull,
 };
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Where the ONNX Runtime library path came from, for error messages.
@@ -25,25 +24,6 @@ pub struct OrtLibrary {
 /// Where the setup command installs ONNX Runtime.
 pub const DEFAULT_ORT_LIBRARY: &str = "/opt/perceptd/lib/libonnxruntime.so";
 pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9464";
-
-#[derive(Debug, Clone)]
-pub struct PipelineSpec {
-    pub name: String,
-    pub ort_library: OrtLibrary,
-    pub metrics_addr: Option<SocketAddr>,
-    /// Scheduling of the threads that are not inference.
-    pub support_priority: SupportPriority,
-    /// Folders of CUDA / cuDNN / TensorRT libraries to load before sessions are made.
-    pub cuda_libraries: Vec<PathBuf>,
-    /// One or more streams; frames of all of them share the stages.
-    pub sources: Vec<SourceSpec>,
-    pub models: BTreeMap<String, ModelSpec>,
-    pub stages: Vec<StageSpec>,
-    /// The tracking stage, after every model stage (and their join).
-    pub track: Option<crate::track::TrackOptions>,
-    pub sinks: Vec<SinkSpec>,
-    pub edges: EdgesSpec,
-}
 
 #[derive(Debug, Clone)]
 pub struct SourceSpec {
@@ -153,37 +133,6 @@ impl EdgesSpec {
     }
 }
 
-impl PipelineSpec {
-    /// The stage names after the source, in order (as in metric labels and edge names).
-    pub fn stage_names(&self) -> Vec<String> {
-        let mut names = vec![];
-        for s in &self.stages {
-            names.push(format!("preprocess:{}", s.model()));
-            names.push(match s {
-                StageSpec::Detect { model } => format!("detect:{model}"),
-                StageSpec::Segment { model } => format!("segment:{model}"),
-            });
-        }
-        // Several models run as parallel branches, joined before the sinks.
-        if self.stages.len() > 1 {
-            names.push("join".into());
-        }
-        if self.track.is_some() {
-            names.push("track".into());
-        }
-        names.extend(self.sinks_in_order().map(|s| s.kind().to_string()));
-        names
-    }
-
-    /// The sinks in the order frames visit them: the video sink, which consumes the frame,
-    /// last.
-    pub fn sinks_in_order(&self) -> impl Iterator<Item = &SinkSpec> {
-        ["jsonl", "mask", "mot", "rtsp", "video"]
-            .into_iter()
-            .flat_map(|k| self.sinks.iter().filter(move |s| s.kind() == k))
-    }
-}
-
 /// Preprocessing settings the file gave; the rest come from the model and its format.
 #[derive(Debug, Clone, Default)]
 pub struct InputOverrides {
@@ -275,83 +224,6 @@ impl ModelSpec {
             tensorrt: TensorrtSpec::default(),
             heads: None,
             upsample: Upsample::Bilinear,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum StageSpec {
-    Detect { model: String },
-    Segment { model: String },
-}
-
-impl StageSpec {
-    pub fn model(&self) -> &str {
-        match self {
-            StageSpec::Detect { model } | StageSpec::Segment { model } => model,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub enum SinkSpec {
-    Video {
-        path: PathBuf,
-        speed_preset: String,
-        bitrate_kbps: u32,
-        /// Seconds of trail behind tracked objects (0: none).
-        trail_s: f64,
-    },
-    Jsonl {
-        path: PathBuf,
-    },
-    /// A folder of class-map PNGs, every `every`-th frame.
-    Mask {
-        path: PathBuf,
-        every: u64,
-    },
-    /// Tracks as MOTChallenge text.
-    Mot {
-        path: PathBuf,
-    },
-    /// The annotated video served over RTSP (`path` is `rtsp://ADDRESS`, for messages).
-    Rtsp {
-        path: PathBuf,
-        address: SocketAddr,
-        trail_s: f64,
-    },
-}
-
-impl SinkSpec {
-    pub fn path(&self) -> &std::path::Path {
-        match self {
-            SinkSpec::Video { path, .. }
-            | SinkSpec::Jsonl { path }
-            | SinkSpec::Mask { path, .. }
-            | SinkSpec::Mot { path }
-            | SinkSpec::Rtsp { path, .. } => path,
-        }
-    }
-
-    /// The sink's file for `stream`: `{stream}` in the path replaced by the stream id.
-    pub fn path_for(&self, stream: &str) -> PathBuf {
-        PathBuf::from(self.path().to_string_lossy().replace("{stream}", stream))
-    }
-
-    /// Sinks that write one file per stream (and need `{stream}` in their path when there are
-    /// several).
-    pub fn per_stream(&self) -> bool {
-        matches!(self, SinkSpec::Video { .. } | SinkSpec::Mot { .. })
-    }
-
-    /// The `type:` of the sink, also its stage name.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            SinkSpec::Video { .. } => "video",
-            SinkSpec::Jsonl { .. } => "jsonl",
-            SinkSpec::Mask { .. } => "mask",
-            SinkSpec::Mot { .. } => "mot",
-            SinkSpec::Rtsp { .. } => "rtsp",
         }
     }
 }

@@ -5,16 +5,15 @@
 pub mod edge;
 pub mod priority;
 pub mod progress;
-mod stages;
 
-pub use stages::{Stage, StageError};
+pub use crate::stage::{Stage, StageError};
 
-use crate::config::{PipelineSpec, SinkSpec, StageSpec};
+use crate::config::PipelineSpec;
 use crate::frame::Frame;
-use crate::model::{Detector, ModelError};
-use crate::segment::Segmenter;
+use crate::model::ModelError;
 use crate::source::{Input, SourceError, SourceHealth};
-use crate::telemetry::Metrics;
+use crate::stage::BuildCx;
+use crate::telemetry::{Metrics, PerStream};
 use edge::{EdgeRx, EdgeTx};
 use progress::Progress;
 use std::sync::Arc;
@@ -98,36 +97,36 @@ impl Prepared {
         metrics: Arc<Metrics>,
         stop: Arc<AtomicBool>,
     ) -> Result<Prepared, PipelineError> {
+        let streams: Vec<Arc<str>> = spec
+            .sources
+            .iter()
+            .map(|s| Arc::from(s.stream.as_str()))
+            .collect();
+        let cx = BuildCx {
+            pipeline: &spec.name,
+            streams: &streams,
+            metrics: &metrics,
+            priority: spec.support_priority,
+            models: &spec.models,
+            ort_library: &spec.ort_library,
+            cuda_libraries: &spec.cuda_libraries,
+        };
+        let failed = |stage: &str, e: StageError| match e {
+            StageError::Model(e) => PipelineError::Model(e),
+            e => PipelineError::Stage {
+                stage: stage.into(),
+                source: Box::new(e),
+            },
+        };
         let mut branches: Vec<Vec<Box<dyn Stage>>> = vec![];
         let mut providers = vec![];
-        for st in &spec.stages {
-            crate::model::session::init(&spec.ort_library).map_err(ModelError::from)?;
-            crate::model::session::preload_libraries_once(&spec.cuda_libraries);
-            match st {
-                StageSpec::Segment { model } => {
-                    let seg = Segmenter::load(&spec.models[model], Some(&metrics))?;
-                    providers.push((
-                        model.clone(),
-                        crate::model::session::provider_name(seg.provider),
-                    ));
-                    branches.push(vec![
-                        Box::new(stages::Preprocess::new(model, seg.input.clone())),
-                        Box::new(stages::Segment::new(model, seg)),
-                    ]);
-                }
-                StageSpec::Detect { model } => {
-                    let mspec = &spec.models[model];
-                    let det = Detector::load(mspec, Some(&metrics))?;
-                    providers.push((
-                        model.clone(),
-                        crate::model::session::provider_name(det.provider),
-                    ));
-                    branches.push(vec![
-                        Box::new(stages::Preprocess::new(model, det.input.clone())),
-                        Box::new(stages::Detect::new(model, det, mspec.max_batch_wait)),
-                    ]);
-                }
-            }
+        for st in spec.model_stages() {
+            let built = st
+                .get()
+                .build(&cx)
+                .map_err(|e| failed(st.get().kind(), e))?;
+            providers.extend(built.provider);
+            branches.push(built.stages);
         }
         // The source opens before any sink truncates its file: a source that cannot start
         // leaves the previous run's results in place.
@@ -138,65 +137,15 @@ impl Prepared {
             sources.push((Arc::from(src.stream.as_str()), input));
         }
         let mut stage_list: Vec<Box<dyn Stage>> = vec![];
-        let sink_err = |stage: &str, e: crate::sink::SinkError| PipelineError::Stage {
-            stage: stage.into(),
-            source: Box::new(StageError::Sink(e)),
-        };
-        if let Some(opts) = &spec.track {
-            stage_list.push(Box::new(stages::Track::new(
-                opts.clone(),
-                metrics.clone(),
-                &spec.name,
-            )));
+        for st in spec.serial_stages() {
+            let built = st
+                .get()
+                .build(&cx)
+                .map_err(|e| failed(st.get().kind(), e))?;
+            stage_list.extend(built.stages);
         }
-        let per_stream = |s: &SinkSpec| -> Vec<(Arc<str>, std::path::PathBuf)> {
-            spec.sources
-                .iter()
-                .map(|src| (Arc::from(src.stream.as_str()), s.path_for(&src.stream)))
-                .collect()
-        };
         for s in spec.sinks_in_order() {
-            let kind = s.kind();
-            let stage: Box<dyn Stage> = match s {
-                SinkSpec::Jsonl { path } => {
-                    Box::new(stages::Jsonl::new(path, &spec.name).map_err(|e| sink_err(kind, e))?)
-                }
-                SinkSpec::Mask { path, every } => {
-                    Box::new(stages::Mask::new(path, *every).map_err(|e| sink_err(kind, e))?)
-                }
-                SinkSpec::Rtsp {
-                    address, trail_s, ..
-                } => {
-                    let streams: Vec<Arc<str>> = spec
-                        .sources
-                        .iter()
-                        .map(|s| Arc::from(s.stream.as_str()))
-                        .collect();
-                    Box::new(
-                        stages::RtspServe::new(*address, &streams, *trail_s)
-                            .map_err(|e| sink_err(kind, e))?,
-                    )
-                }
-                SinkSpec::Mot { .. } => {
-                    Box::new(stages::Mot::new(&per_stream(s)).map_err(|e| sink_err(kind, e))?)
-                }
-                SinkSpec::Video {
-                    speed_preset,
-                    bitrate_kbps,
-                    trail_s,
-                    ..
-                } => Box::new(
-                    stages::Video::new(
-                        &per_stream(s),
-                        speed_preset,
-                        *bitrate_kbps,
-                        *trail_s,
-                        spec.support_priority,
-                    )
-                    .map_err(|e| sink_err(kind, e))?,
-                ),
-            };
-            stage_list.push(stage);
+            stage_list.push(s.get().build(&cx).map_err(|e| failed(s.get().kind(), e))?);
         }
         Ok(Prepared {
             spec: spec.clone(),
@@ -286,7 +235,10 @@ impl Prepared {
             let (main_tx, main_rx) = w.edge(w.feed_name(), "join");
             let mut branch_txs = vec![];
             let mut join_rxs = vec![];
-            let models: Vec<Arc<str>> = spec.stages.iter().map(|s| Arc::from(s.model())).collect();
+            let models: Vec<Arc<str>> = spec
+                .model_stages()
+                .filter_map(|s| s.get().model().map(Arc::from))
+                .collect();
             for chain in branches {
                 let first = chain[0].name().to_string();
                 let last = chain[chain.len() - 1].name().to_string();
@@ -354,32 +306,6 @@ struct Wiring {
     /// Streams that ended with an error while the others went on.
     stream_errors: Arc<std::sync::Mutex<Vec<String>>>,
     progress: Arc<Progress>,
-}
-
-/// Series looked up once per stream, then reused (streams are few; a scan beats a hash).
-pub(crate) struct PerStream<T> {
-    make: Box<dyn Fn(&str) -> T + Send>,
-    known: Vec<(Arc<str>, T)>,
-}
-
-impl<T> PerStream<T> {
-    pub(crate) fn new(make: impl Fn(&str) -> T + Send + 'static) -> PerStream<T> {
-        PerStream {
-            make: Box::new(make),
-            known: vec![],
-        }
-    }
-
-    pub(crate) fn get(&mut self, stream: &Arc<str>) -> &T {
-        let i = match self.known.iter().position(|(s, _)| s == stream) {
-            Some(i) => i,
-            None => {
-                self.known.push((stream.clone(), (self.make)(stream)));
-                self.known.len() - 1
-            }
-        };
-        &self.known[i].1
-    }
 }
 
 /// A stage's timings: the Prometheus series (per stream) and the run's report, fed together.

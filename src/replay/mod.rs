@@ -10,14 +10,18 @@
 pub mod diff;
 pub mod progress;
 pub mod report;
+mod summary;
 pub mod svg;
 
-use crate::config::{
-    self, ConfigErrors, Pace, PipelineSpec, SinkSpec, SourceKind, SourceMode, WhenFull,
+pub use summary::{
+    DriveSummary, ReplayError, RunSummary, StageStats, WorstFrame, fmt_opt, hist_edges_ms,
 };
+
+use crate::config::{self, Pace, PipelineSpec, SourceKind, SourceMode, WhenFull};
 use crate::graph::{PipelineError, Prepared, RunReport, quantile};
+use crate::kinds::SinkSpec;
 use crate::telemetry::Metrics;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,41 +32,6 @@ pub const DRIVE_VAR: &str = "PERCEPTD_DRIVE";
 
 /// Video files a folder replay picks up.
 pub const VIDEO_EXTENSIONS: [&str; 8] = ["mp4", "mkv", "mov", "avi", "webm", "ts", "m4v", "mts"];
-
-#[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
-    #[error(transparent)]
-    Config(#[from] Box<ConfigErrors>),
-    #[error("{}: {why}", path.display())]
-    Input { path: PathBuf, why: String },
-    #[error("drive {drive}: {source}")]
-    Pipeline {
-        drive: String,
-        #[source]
-        source: Box<PipelineError>,
-    },
-    #[error("{}: {error}", path.display())]
-    Io {
-        path: PathBuf,
-        error: std::io::Error,
-    },
-    #[error("ground truth for drive {drive}: {why}")]
-    Eval { drive: String, why: String },
-    #[error("interrupted; the drives done so far are in the output folder")]
-    Interrupted,
-    #[error(transparent)]
-    Serve(#[from] crate::telemetry::ServeError),
-}
-
-impl ReplayError {
-    /// Bad input (arguments, files, ground truth): exit code 2; the rest 1.
-    pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            ReplayError::Config(_) | ReplayError::Input { .. } | ReplayError::Eval { .. }
-        )
-    }
-}
 
 pub struct ReplayOptions {
     pub pipeline: PathBuf,
@@ -75,98 +44,6 @@ pub struct ReplayOptions {
     /// Serve `/metrics` of the drive being replayed here (the pipeline's own
     /// `runtime.metrics_addr` is not used: a replay is a batch job).
     pub metrics_addr: Option<std::net::SocketAddr>,
-}
-
-/// Timings of one stage over a drive.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StageStats {
-    pub name: String,
-    pub frames: u64,
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-    pub mean_ms: f64,
-    /// Counts per bin of [`HIST_EDGES_MS`].
-    pub histogram: Vec<u64>,
-}
-
-/// A frame worth a look: many errors against ground truth, or slow.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct WorstFrame {
-    pub frame: u64,
-    pub score: f64,
-    pub why: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DriveSummary {
-    /// The drive's name: its file stem, also its folder in the output.
-    pub drive: String,
-    pub input: PathBuf,
-    pub frames: u64,
-    pub elapsed_s: f64,
-    pub fps: f64,
-    pub latency_p50_ms: f64,
-    pub latency_p99_ms: f64,
-    pub stages: Vec<StageStats>,
-    /// Detections per class label, over the drive.
-    pub detections: BTreeMap<String, u64>,
-    /// `(seconds, frames done)`, sampled every 0.25 s.
-    pub timeline: Vec<(f32, u64)>,
-    /// The JSONL results, relative to the drive's folder.
-    pub jsonl: String,
-    pub video: Option<String>,
-    pub masks: Option<String>,
-    pub mot: Option<String>,
-    /// `{"det": ..., "seg": ..., "mot": ...}` when ground truth was given.
-    pub eval: Option<serde_json::Value>,
-    /// The detection ground truth evaluated against, if any (its boxes go on the thumbnails).
-    #[serde(default)]
-    pub det_gt: Option<PathBuf>,
-    pub worst: Vec<WorstFrame>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunSummary {
-    pub pipeline: String,
-    pub pipeline_file: PathBuf,
-    pub version: String,
-    pub frames: u64,
-    pub elapsed_s: f64,
-    pub fps: f64,
-    pub drives: Vec<DriveSummary>,
-}
-
-impl RunSummary {
-    pub fn read(dir: &Path) -> Result<RunSummary, ReplayError> {
-        let path = dir.join("run.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| ReplayError::Input {
-            path: path.clone(),
-            why: format!("cannot read ({e}); give the --out folder of a `perceptd replay`"),
-        })?;
-        serde_json::from_str(&text).map_err(|e| ReplayError::Input {
-            path,
-            why: format!("not a replay summary: {e}"),
-        })
-    }
-}
-
-/// Bin edges (ms) of the stage-duration histograms: 0.1 ms to 10 s, ten bins per decade.
-pub fn hist_edges_ms() -> Vec<f64> {
-    (0..=50)
-        .map(|i| 10f64.powf(-1.0 + i as f64 / 10.0))
-        .collect()
-}
-
-fn histogram(durations_s: &[f32]) -> Vec<u64> {
-    let edges = hist_edges_ms();
-    let mut h = vec![0u64; edges.len() - 1];
-    for &d in durations_s {
-        let ms = d as f64 * 1e3;
-        let last = h.len() - 1;
-        let i = edges.partition_point(|&e| e <= ms).saturating_sub(1);
-        h[i.min(last)] += 1;
-    }
-    h
 }
 
 /// The drives to replay: the file, or every video file of the folder (sorted).
@@ -236,37 +113,23 @@ pub fn spec_for_drive(
     }
     let into = |p: &Path| dir.join(p.file_name().unwrap_or_else(|| std::ffi::OsStr::new("out")));
     let mut sinks = vec![];
-    for s in spec.sinks.drain(..) {
-        sinks.push(match s {
-            SinkSpec::Rtsp { .. } => {
-                tracing::info!("replay: the rtsp sink is left out (nothing watches a replay)");
-                continue;
-            }
-            SinkSpec::Jsonl { path } => SinkSpec::Jsonl { path: into(&path) },
-            SinkSpec::Mot { path } => SinkSpec::Mot { path: into(&path) },
-            SinkSpec::Mask { path, every } => SinkSpec::Mask {
-                path: into(&path),
-                every,
-            },
-            SinkSpec::Video {
-                path,
-                speed_preset,
-                bitrate_kbps,
-                trail_s,
-            } => SinkSpec::Video {
-                path: into(&path),
-                speed_preset,
-                bitrate_kbps,
-                trail_s,
-            },
-        });
+    for mut s in spec.sinks.drain(..) {
+        if s.get().live_only() {
+            tracing::info!(
+                sink = s.get().kind(),
+                "replay: a live sink is left out (nothing watches a replay)"
+            );
+            continue;
+        }
+        s.get_mut().relocate(&into);
+        sinks.push(s);
     }
-    if !sinks.iter().any(|s| matches!(s, SinkSpec::Jsonl { .. })) {
+    if !sinks.iter().any(|s| matches!(s, SinkSpec::Jsonl(_))) {
         sinks.insert(
             0,
-            SinkSpec::Jsonl {
+            SinkSpec::Jsonl(crate::sink::jsonl::Spec {
                 path: dir.join("results.jsonl"),
-            },
+            }),
         );
     }
     spec.sinks = sinks;
@@ -430,11 +293,11 @@ fn summarise(
             p99_ms: quantile(&s.durations, 0.99) * 1e3,
             mean_ms: s.durations.iter().map(|&d| d as f64).sum::<f64>() * 1e3
                 / s.durations.len().max(1) as f64,
-            histogram: histogram(&s.durations),
+            histogram: summary::histogram(&s.durations),
         })
         .collect();
     let jsonl =
-        file_name(spec, |s| matches!(s, SinkSpec::Jsonl { .. })).expect("replay adds a JSONL sink");
+        file_name(spec, |s| matches!(s, SinkSpec::Jsonl(_))).expect("replay adds a JSONL sink");
     let mut detections = BTreeMap::new();
     let path = dir.join(&jsonl);
     let text = std::fs::read_to_string(&path).map_err(|error| ReplayError::Io { path, error })?;
@@ -459,9 +322,9 @@ fn summarise(
         detections,
         timeline,
         jsonl,
-        video: file_name(spec, |s| matches!(s, SinkSpec::Video { .. })),
-        masks: file_name(spec, |s| matches!(s, SinkSpec::Mask { .. })),
-        mot: file_name(spec, |s| matches!(s, SinkSpec::Mot { .. })),
+        video: file_name(spec, |s| matches!(s, SinkSpec::Video(_))),
+        masks: file_name(spec, |s| matches!(s, SinkSpec::Mask(_))),
+        mot: file_name(spec, |s| matches!(s, SinkSpec::Mot(_))),
         eval: None,
         det_gt: None,
         worst: vec![],
@@ -641,8 +504,4 @@ pub fn render_summary(run: &RunSummary) -> String {
         }
     }
     s
-}
-
-pub fn fmt_opt(v: &serde_json::Value) -> String {
-    v.as_f64().map_or("n/a".into(), |x| format!("{x:.4}"))
 }

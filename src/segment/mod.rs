@@ -3,6 +3,7 @@
 
 pub mod upsample;
 
+pub use crate::frame::segmap::{HeadStyle, SegMap};
 pub use upsample::{Upsample, Upsampler, fractions};
 
 use crate::config::{HeadSpec, ModelSpec, Provider};
@@ -11,31 +12,10 @@ use crate::model::detector::{
     ModelInputInfo, OpenModel, describe_outlets, input_shape, open_model, run_error, run_session,
 };
 use crate::model::preprocess::{Geometry, InputSpec};
-use crate::pool::Pooled;
 use crate::telemetry::Metrics;
 use ort::session::Session;
 use ort::value::{TensorElementType, ValueType};
 use std::sync::Arc;
-
-/// How a head is named and drawn.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HeadStyle {
-    /// The head's name (its output's name unless the config renames it).
-    pub name: Arc<str>,
-    pub classes: Vec<Arc<str>>,
-    /// Per class, the colour it is painted in (RGB), or `None` to leave it unpainted.
-    pub colors: Vec<Option<[u8; 3]>>,
-    pub alpha: f32,
-}
-
-/// One head's result on one frame.
-pub struct SegMap {
-    pub style: Arc<HeadStyle>,
-    /// A class per source pixel, row-major, `width * height`.
-    pub map: Pooled<Vec<u8>>,
-    /// Fraction of the frame's pixels in each class.
-    pub fractions: Vec<f32>,
-}
 
 /// What a head's output holds.
 #[derive(Debug, Clone, Copy, PartialEq)]

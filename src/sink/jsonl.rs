@@ -2,7 +2,9 @@
 //! signal never leaves a half-written line behind the last complete one.
 
 use super::SinkError;
+use crate::config::diag::resolve;
 use crate::frame::Frame;
+use crate::stage::{BuildCx, CompileCx, Kind, SinkKind, Stage, StageError};
 use serde::Serialize;
 use std::fs::File;
 use std::io::Write;
@@ -119,5 +121,61 @@ impl JsonlSink {
             path: self.path.display().to_string(),
             reason: format!("write failed: {e}"),
         })
+    }
+}
+
+/// `type: jsonl`: one JSON object per frame, flushed line by line.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub path: PathBuf,
+}
+
+impl Kind for Spec {
+    const TYPE: &'static str = "jsonl";
+    type Config = Config;
+    fn compile(cfg: Config, _key: &str, cx: &mut CompileCx) -> Option<Spec> {
+        Some(Spec {
+            path: resolve(cx.base, &cfg.path),
+        })
+    }
+}
+
+impl SinkKind for Spec {
+    fn kind(&self) -> &'static str {
+        Self::TYPE
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn rank(&self) -> u8 {
+        0
+    }
+    fn relocate(&mut self, into: &dyn Fn(&Path) -> PathBuf) {
+        self.path = into(&self.path);
+    }
+    fn build(&self, cx: &BuildCx) -> Result<Box<dyn Stage>, StageError> {
+        Ok(Box::new(Jsonl {
+            sink: JsonlSink::create(&self.path, cx.pipeline)?,
+        }))
+    }
+}
+
+struct Jsonl {
+    sink: JsonlSink,
+}
+
+impl Stage for Jsonl {
+    fn name(&self) -> &str {
+        Spec::TYPE
+    }
+    fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError> {
+        self.sink.write(&frame)?;
+        Ok(Some(frame))
     }
 }

@@ -2,7 +2,9 @@
 //! stream, head and frame number, with the head's colours as the palette (pixel value = class).
 
 use super::SinkError;
+use crate::config::diag::resolve;
 use crate::frame::Frame;
+use crate::stage::{BuildCx, CompileCx, Kind, SinkKind, Stage, StageError};
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
@@ -61,5 +63,84 @@ impl MaskSink {
             w.finish().map_err(|e| io(&e))?;
         }
         Ok(())
+    }
+}
+
+/// `type: mask`: every `every`-th frame, each segmentation head's class map as an indexed PNG
+/// in the folder `path` (`<stream>-<head>-<frame>.png`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub path: String,
+    pub every: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub path: PathBuf,
+    pub every: u64,
+}
+
+impl Kind for Spec {
+    const TYPE: &'static str = "mask";
+    type Config = Config;
+    fn compile(cfg: Config, key: &str, cx: &mut CompileCx) -> Option<Spec> {
+        let dir = resolve(cx.base, &cfg.path);
+        let mut ok = true;
+        if dir.is_file() {
+            cx.diag.error(
+                format!("{key}.path"),
+                format!("{} is a file; name a folder for the PNGs", dir.display()),
+            );
+            ok = false;
+        }
+        if cfg.every == Some(0) {
+            cx.diag.error(
+                format!("{key}.every"),
+                "must be 1 or more (1 writes every frame)",
+            );
+            ok = false;
+        }
+        ok.then(|| Spec {
+            path: dir,
+            every: cfg.every.unwrap_or(1),
+        })
+    }
+}
+
+impl SinkKind for Spec {
+    fn kind(&self) -> &'static str {
+        Self::TYPE
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn rank(&self) -> u8 {
+        1
+    }
+    fn writes_file(&self) -> bool {
+        false
+    }
+    fn relocate(&mut self, into: &dyn Fn(&Path) -> PathBuf) {
+        self.path = into(&self.path);
+    }
+    fn build(&self, _cx: &BuildCx) -> Result<Box<dyn Stage>, StageError> {
+        Ok(Box::new(Mask {
+            sink: MaskSink::create(&self.path, self.every)?,
+        }))
+    }
+}
+
+struct Mask {
+    sink: MaskSink,
+}
+
+impl Stage for Mask {
+    fn name(&self) -> &str {
+        Spec::TYPE
+    }
+    fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError> {
+        self.sink.write(&frame)?;
+        Ok(Some(frame))
     }
 }

@@ -4,7 +4,7 @@ pub mod annotate;
 pub mod jsonl;
 pub mod mask;
 pub mod mot;
-pub mod rtsp_out;
+pub mod rtsp;
 pub mod video;
 
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,9 @@
 //! Written and flushed frame by frame, like the JSONL.
 
 use super::SinkError;
+use crate::config::diag::resolve;
 use crate::frame::Frame;
+use crate::stage::{BuildCx, CompileCx, Kind, SinkKind, Stage, StageError};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
@@ -58,5 +60,75 @@ impl MotSink {
                 path: self.path.display().to_string(),
                 reason: format!("write failed: {e}"),
             })
+    }
+}
+
+/// `type: mot`: the tracks as MOTChallenge text, `frame,id,x,y,w,h,score,-1,-1,-1` (frames
+/// 1-based), one line per tracked detection; needs a `track` stage.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub path: PathBuf,
+}
+
+impl Kind for Spec {
+    const TYPE: &'static str = "mot";
+    type Config = Config;
+    fn compile(cfg: Config, key: &str, cx: &mut CompileCx) -> Option<Spec> {
+        if !cx.upstream.has(crate::stage::track::Spec::TYPE) {
+            cx.diag.error(
+                key.to_string(),
+                "a `mot` sink writes tracks, and this pipeline has none: add `- type: track` at the end of `stages`",
+            );
+            return None;
+        }
+        Some(Spec {
+            path: resolve(cx.base, &cfg.path),
+        })
+    }
+}
+
+impl SinkKind for Spec {
+    fn kind(&self) -> &'static str {
+        Self::TYPE
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn rank(&self) -> u8 {
+        2
+    }
+    fn per_stream(&self) -> bool {
+        true
+    }
+    fn relocate(&mut self, into: &dyn Fn(&Path) -> PathBuf) {
+        self.path = into(&self.path);
+    }
+    fn build(&self, cx: &BuildCx) -> Result<Box<dyn Stage>, StageError> {
+        let mut sinks = vec![];
+        for (stream, path) in cx.per_stream(&self.path) {
+            sinks.push((stream, MotSink::create(&path)?));
+        }
+        Ok(Box::new(Mot { sinks }))
+    }
+}
+
+/// One file per stream.
+struct Mot {
+    sinks: Vec<(std::sync::Arc<str>, MotSink)>,
+}
+
+impl Stage for Mot {
+    fn name(&self) -> &str {
+        Spec::TYPE
+    }
+    fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError> {
+        crate::stage::of_stream(&mut self.sinks, &frame.stream)?.write(&frame)?;
+        Ok(Some(frame))
     }
 }

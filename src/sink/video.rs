@@ -4,8 +4,11 @@
 //! end of stream and waits for the muxer, so the file is finalised — also after a signal.
 
 use super::SinkError;
-use crate::config::SupportPriority;
+use super::annotate::Trails;
+use crate::config::diag::resolve;
+use crate::config::spec::SupportPriority;
 use crate::frame::Frame;
+use crate::stage::{BuildCx, CompileCx, Kind, SinkKind, Stage, StageError};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
@@ -324,5 +327,139 @@ impl Drop for VideoSink {
         if self.running.is_some() {
             let _ = self.finish();
         }
+    }
+}
+
+/// x264's `speed-preset` values.
+const X264_PRESETS: &[&str] = &[
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+];
+
+/// `type: video`: annotated video, boxes drawn with OpenCV, encoded with x264 into MP4.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub path: String,
+    /// x264 `speed-preset` (default `ultrafast`: the encoder must not take cores from inference).
+    pub speed_preset: Option<String>,
+    /// x264 bitrate in kbit/s (default 4000).
+    pub bitrate_kbps: Option<u32>,
+    /// Seconds of motion drawn behind each tracked object (default 1; 0: no trails).
+    pub trail_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub path: PathBuf,
+    pub speed_preset: String,
+    pub bitrate_kbps: u32,
+    /// Seconds of trail behind tracked objects (0: none).
+    pub trail_s: f64,
+}
+
+impl Kind for Spec {
+    const TYPE: &'static str = "video";
+    type Config = Config;
+    fn compile(cfg: Config, key: &str, cx: &mut CompileCx) -> Option<Spec> {
+        let mut ok = crate::stage::trail_ok(cfg.trail_s, key, cx.diag);
+        let preset = cfg.speed_preset.unwrap_or_else(|| "ultrafast".into());
+        if let Some(b) = cfg.bitrate_kbps
+            && !(1..=2_048_000).contains(&b)
+        {
+            cx.diag.error(
+                format!("{key}.bitrate_kbps"),
+                format!("{b} is out of range; x264 takes 1 to 2048000 kbit/s"),
+            );
+            ok = false;
+        }
+        if !X264_PRESETS.contains(&preset.as_str()) {
+            cx.diag.error(
+                format!("{key}.speed_preset"),
+                format!(
+                    "`{preset}` is not an x264 preset; use one of {}",
+                    X264_PRESETS.join(", ")
+                ),
+            );
+            ok = false;
+        }
+        ok.then(|| Spec {
+            path: resolve(cx.base, &cfg.path),
+            speed_preset: preset,
+            bitrate_kbps: cfg.bitrate_kbps.unwrap_or(4000),
+            trail_s: cfg.trail_s.unwrap_or(1.0),
+        })
+    }
+}
+
+impl SinkKind for Spec {
+    fn kind(&self) -> &'static str {
+        Self::TYPE
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    /// Last: it consumes the frame (its image becomes the encoder's buffer).
+    fn rank(&self) -> u8 {
+        u8::MAX
+    }
+    fn per_stream(&self) -> bool {
+        true
+    }
+    fn relocate(&mut self, into: &dyn Fn(&Path) -> PathBuf) {
+        self.path = into(&self.path);
+    }
+    fn wrote_output(&self, frames: u64) -> bool {
+        frames > 0
+    }
+    fn deep_check(&self) -> Result<(), String> {
+        check_elements()
+    }
+    fn build(&self, cx: &BuildCx) -> Result<Box<dyn Stage>, StageError> {
+        let mut outs = vec![];
+        for (stream, path) in cx.per_stream(&self.path) {
+            let sink = VideoSink::new(&path, &self.speed_preset, self.bitrate_kbps, cx.priority)?;
+            outs.push((stream, (sink, Trails::new(self.trail_s))));
+        }
+        Ok(Box::new(Video {
+            outs,
+            label: String::with_capacity(64),
+        }))
+    }
+}
+
+/// Draws the results and encodes the frame into its stream's video; consumes it.
+struct Video {
+    outs: Vec<(std::sync::Arc<str>, (VideoSink, Trails))>,
+    label: String,
+}
+
+impl Stage for Video {
+    fn name(&self) -> &str {
+        Spec::TYPE
+    }
+    fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
+        let (sink, trails) = crate::stage::of_stream(&mut self.outs, &frame.stream)?;
+        super::annotate::draw(&mut frame, &mut self.label, trails).map_err(SinkError::from)?;
+        sink.push(frame)?;
+        Ok(None)
+    }
+    fn finish(&mut self) -> Result<(), StageError> {
+        // Every stream's file is finalised, even when one fails.
+        let mut first = Ok(());
+        for (_, (sink, _)) in &mut self.outs {
+            if let Err(e) = sink.finish() {
+                first = first.and(Err(e));
+            }
+        }
+        first?;
+        Ok(())
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod logs;
 mod metrics;
+mod per_stream;
 mod server;
 
 pub use metrics::{DaemonMetrics, LATENCY_BUCKETS, Metrics, render_merged};
+pub use per_stream::PerStream;
 pub use server::{HttpServer, MetricsServer, Reply, ServeError};

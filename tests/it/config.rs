@@ -1,7 +1,8 @@
 //! Pipeline files: every file under pipelines/ compiles; the schema's rules hold.
 
 use crate::common::*;
-use perceptd::config::{SinkSpec, SourceKind, StageSpec, WhenFull, load_str};
+use perceptd::config::{SourceKind, WhenFull, load_str};
+use perceptd::kinds::{SinkSpec, StageSpec};
 use std::path::Path;
 
 fn env_for_examples(out: &Path) -> impl Fn(&str) -> Option<String> {
@@ -85,9 +86,9 @@ fn fastestdet_example_compiles_to_the_expected_spec() {
         Some(2),
         "${{PERCEPTD_THREADS:-2}} became a number"
     );
-    assert!(matches!(&spec.stages[..], [StageSpec::Detect { model }] if model == "det"));
+    assert!(matches!(&spec.stages[..], [StageSpec::Detect(d)] if d.model == "det"));
     assert!(
-        matches!(&spec.sinks[1], SinkSpec::Video { path, speed_preset, .. } if path.starts_with(&out) && speed_preset == "ultrafast")
+        matches!(&spec.sinks[1], SinkSpec::Video(v) if v.path.starts_with(&out) && v.speed_preset == "ultrafast")
     );
 }
 
@@ -98,7 +99,7 @@ fn relative_paths_resolve_against_the_file() {
     let text = "name: rel\nsources: {cam: {type: test, num_frames: 3}}\nmodels: {det: {path: m.onnx, format: yolov8}}\nstages: [{type: detect, model: det}]\nsinks: [{type: jsonl, path: out/r.jsonl}]\n";
     let spec = load_str(text, &dir, &|_| None).unwrap();
     assert_eq!(spec.models["det"].path, dir.join("m.onnx"));
-    assert_eq!(spec.sinks[0].path(), dir.join("out/r.jsonl"));
+    assert_eq!(spec.sinks[0].get().path(), dir.join("out/r.jsonl"));
 }
 
 #[test]
@@ -284,8 +285,19 @@ fn tracking_settings_are_checked_together() {
         "{errs:#?}"
     );
     assert!(has(&errs, "stages[0].classes", "is empty"), "{errs:#?}");
-    assert!(has(&errs, "stages[1]", "move it last"), "{errs:#?}");
+    assert!(
+        has(&errs, "stages[1]", "model stages run first"),
+        "{errs:#?}"
+    );
     assert_eq!(errs.len(), 6, "{errs:#?}");
+    // Each serial stage runs once.
+    let errs = errs_of(
+        "stages: [{type: detect, model: det}, {type: track}, {type: track, tracker: sort}]\n",
+    );
+    assert!(
+        has(&errs, "stages[2].type", "a second `track` stage"),
+        "{errs:#?}"
+    );
     // ByteTrack's score bands must be ordered; a MOT sink needs tracks.
     let errs = errs_of(
         "stages: [{type: detect, model: det}, {type: track, low_score: 0.7, high_score: 0.4}]\n",
@@ -304,7 +316,10 @@ fn tracking_settings_are_checked_together() {
         &|_| None,
     )
     .unwrap();
-    let t = spec.track.as_ref().unwrap();
+    let Some(StageSpec::Track(t)) = spec.stages.last() else {
+        panic!("the last stage is the tracker");
+    };
+    let t = &t.options;
     assert_eq!(t.params.algorithm, perceptd::track::Algorithm::Sort);
     assert_eq!((t.params.match_iou, t.params.max_lost_s), (0.3, 2.5));
     assert!(t.per_class && t.classes.is_none());

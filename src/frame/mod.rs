@@ -1,4 +1,12 @@
 //! The one value that flows through a pipeline: a decoded frame and everything learnt about it.
+//! The ground floor: every result a frame carries is plain data defined here; the modules that
+//! compute results import this, never the other way.
+
+pub mod geometry;
+pub mod segmap;
+
+pub use geometry::Geometry;
+pub use segmap::{HeadStyle, SegMap};
 
 use crate::pool::Pooled;
 use std::sync::Arc;
@@ -19,7 +27,7 @@ pub struct Detection {
 /// The input tensor a preprocessing stage made for a model, with the geometry to undo it.
 pub struct ModelInput {
     pub tensor: Pooled<Vec<f32>>,
-    pub geometry: crate::model::preprocess::Geometry,
+    pub geometry: Geometry,
 }
 
 pub struct Frame {
@@ -47,7 +55,7 @@ pub struct Frame {
     pub input: Option<ModelInput>,
     pub detections: Vec<Detection>,
     /// Segmentation heads' class maps, in the order the stages produced them.
-    pub segmentation: Vec<crate::segment::SegMap>,
+    pub segmentation: Vec<SegMap>,
     /// Models whose parallel branch dropped this frame (live policy): their results are
     /// missing, not empty.
     pub missing: Vec<Arc<str>>,

@@ -8,7 +8,9 @@
 //! slow, connecting or leaving never makes the pipeline wait.
 
 use super::SinkError;
+use super::annotate::Trails;
 use crate::frame::Frame;
+use crate::stage::{BuildCx, CompileCx, Kind, SinkKind, Stage, StageError, of_stream, trail_ok};
 use gstreamer as gst;
 use gstreamer::glib;
 use gstreamer::prelude::*;
@@ -152,5 +154,106 @@ impl RtspOut {
 impl Drop for RtspOut {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// `type: rtsp`: the annotated video of every stream served live over RTSP by perceptd,
+/// `rtsp://ADDRESS/<stream>`, encoded only while someone watches.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `HOST:PORT` to listen on (default `127.0.0.1:8554`: this machine only).
+    pub address: Option<String>,
+    /// Seconds of trail behind tracked objects (default 1; 0: none).
+    pub trail_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// `rtsp://ADDRESS`, for messages.
+    pub path: std::path::PathBuf,
+    pub address: SocketAddr,
+    pub trail_s: f64,
+}
+
+impl Kind for Spec {
+    const TYPE: &'static str = "rtsp";
+    type Config = Config;
+    fn compile(cfg: Config, key: &str, cx: &mut CompileCx) -> Option<Spec> {
+        let text = cfg.address.unwrap_or_else(|| "127.0.0.1:8554".into());
+        let mut ok = trail_ok(cfg.trail_s, key, cx.diag);
+        let address = match text.parse::<SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                cx.diag.error(
+                    format!("{key}.address"),
+                    format!("`{text}` is not HOST:PORT, e.g. 127.0.0.1:8554 (or 0.0.0.0:8554 to serve the network)"),
+                );
+                ok = false;
+                None
+            }
+        };
+        let address = address.filter(|_| ok)?;
+        Some(Spec {
+            path: format!("rtsp://{address}").into(),
+            address,
+            trail_s: cfg.trail_s.unwrap_or(1.0),
+        })
+    }
+}
+
+impl SinkKind for Spec {
+    fn kind(&self) -> &'static str {
+        Self::TYPE
+    }
+    fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+    fn rank(&self) -> u8 {
+        3
+    }
+    fn writes_file(&self) -> bool {
+        false
+    }
+    fn live_only(&self) -> bool {
+        true
+    }
+    fn relocate(&mut self, _into: &dyn Fn(&std::path::Path) -> std::path::PathBuf) {}
+    fn wrote_output(&self, _frames: u64) -> bool {
+        false
+    }
+    fn build(&self, cx: &BuildCx) -> Result<Box<dyn Stage>, StageError> {
+        Ok(Box::new(RtspServe {
+            out: RtspOut::start(self.address, cx.streams)?,
+            trails: cx
+                .streams
+                .iter()
+                .map(|s| (s.clone(), Trails::new(self.trail_s)))
+                .collect(),
+            label: String::with_capacity(64),
+        }))
+    }
+}
+
+/// Serves the annotated frames (drawing them, unless an earlier sink did).
+struct RtspServe {
+    out: RtspOut,
+    trails: Vec<(Arc<str>, Trails)>,
+    label: String,
+}
+
+impl Stage for RtspServe {
+    fn name(&self) -> &str {
+        Spec::TYPE
+    }
+    fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
+        let trails = of_stream(&mut self.trails, &frame.stream)?;
+        super::annotate::draw(&mut frame, &mut self.label, trails).map_err(SinkError::from)?;
+        self.out.push(&frame)?;
+        Ok(Some(frame))
+    }
+    fn finish(&mut self) -> Result<(), StageError> {
+        self.out.stop();
+        Ok(())
     }
 }
