@@ -2,7 +2,8 @@
 //! deterministic for its seed, as an MP4 with exact ground truth for detection (boxes with ids,
 //! as perceptd's ground-truth JSONL and as MOTChallenge text) and segmentation (class maps).
 //!
-//! - [`scene`]: the world (road, traffic, people, light) and what the camera sees of it; the
+//! - [`world`]: what the world is made of (road geometry, objects, camera, the frame's drawing).
+//! - [`scene`]: the simulation (traffic, people, light) and what the camera sees of it; the
 //!   looks of vehicles and people are in `shapes.rs`.
 //! - [`render`]: OpenCV drawing of the frame, its class map and its object map; the boxes.
 //! - [`write`]: the files (layout in [`write::generate`]'s doc and in `README.txt` of the output).
@@ -13,6 +14,7 @@ pub mod render;
 mod rng;
 pub mod scene;
 mod shapes;
+pub mod world;
 pub mod write;
 
 pub use write::{SampleOptions, Summary, generate};

@@ -8,7 +8,7 @@
 //! sensor noise are applied to the frame last; the class map is untouched by them.
 
 use super::rng::Rng;
-use super::scene::{Kind, Part, Shape, View};
+use super::world::{Kind, Part, Shape, View};
 use opencv::core::{Mat, Point, Scalar, Vector};
 use opencv::imgproc;
 use opencv::prelude::MatTraitManual;
@@ -156,7 +156,7 @@ impl Renderer {
         self.classes.fill(0);
         self.ids.fill(0);
         // (slot -> object, pixels it would show alone, in shadow)
-        let mut slots: Vec<(super::scene::ObjectRef, u32, bool)> = vec![];
+        let mut slots: Vec<(super::world::ObjectRef, u32, bool)> = vec![];
         {
             // SAFETY: the buffers are fields of self, not touched otherwise in this block.
             let mut image = unsafe { wrap(&mut self.bgr, h, w, 3)? };

@@ -73,3 +73,13 @@ mod tests {
         }
     }
 }
+
+/// Streams of the seed, one per purpose.
+pub(super) mod stream {
+    pub const TRAFFIC: u64 = 1;
+    pub const LOOK: u64 = 2;
+    pub const SCENERY: u64 = 3;
+    pub const CROSSINGS: u64 = 4;
+    pub const BRIDGES: u64 = 5;
+    pub const GROUP: u64 = 6;
+}

@@ -2,7 +2,7 @@
 //! camera, then its rear, with windows, lights, tyres), a person as a flat figure with limbs that
 //! swing as they walk. Everything in screen space, projected through the frame's [`Camera`].
 
-use super::scene::{
+use super::world::{
     Camera, Item, Kind, LANES, ObjectRef, Part, Person, Shape, Vehicle, Walk, Z_DRAW, Z_NEAR, scale,
 };
 use std::f64::consts::TAU;

@@ -23,7 +23,8 @@
 
 use super::mp4::Mp4Writer;
 use super::render::{GtObject, Renderer};
-use super::scene::{Kind, SIM_HZ, Scene};
+use super::scene::{SIM_HZ, Scene};
+use super::world::Kind;
 use super::{CLASS_NAMES, GENERATOR_VERSION, LABELS, PALETTE, SampleError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
