@@ -31,10 +31,14 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Collects errors while a file is read, attaching lines from the text.
+/// Collects errors (and warnings: values left to a default that matters) while a file is read,
+/// attaching lines from the text.
+#[derive(Debug, Default)]
 pub struct Diagnostics {
     lines: LineIndex,
     pub errors: Vec<ConfigError>,
+    /// Not errors: the pipeline runs, but the user should know (logged once it is read).
+    pub warnings: Vec<ConfigError>,
     /// Keys whose value could not be expanded: later checks of the same value would only
     /// repeat that error with a worse message.
     unexpanded: Vec<String>,
@@ -45,8 +49,28 @@ impl Diagnostics {
         Diagnostics {
             lines,
             errors: vec![],
+            warnings: vec![],
             unexpanded: vec![],
         }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+
+    /// Neither errors nor warnings.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty() && self.warnings.is_empty()
+    }
+
+    pub fn warning(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        let key = key.into();
+        let line = self.lines.line(&key);
+        self.warnings.push(ConfigError {
+            key,
+            line,
+            message: message.into(),
+        });
     }
 
     /// Marks `key` as a value that could not be expanded: errors under it are not repeated.
@@ -67,6 +91,19 @@ impl Diagnostics {
             line,
             message: message.into(),
         });
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    /// One line per problem: errors, then warnings (marked).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.errors {
+            writeln!(f, "{e}")?;
+        }
+        for w in &self.warnings {
+            writeln!(f, "warning: {w}")?;
+        }
+        Ok(())
     }
 }
 

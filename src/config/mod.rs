@@ -100,7 +100,12 @@ pub fn load_str(
     }
     let spec = compile::compile(&value, base, env, &mut diag);
     match spec {
-        Some(spec) if diag.errors.is_empty() => Ok(spec),
+        Some(spec) if diag.errors.is_empty() => {
+            for w in &diag.warnings {
+                tracing::warn!("{w}");
+            }
+            Ok(spec)
+        }
         _ => {
             if diag.errors.is_empty() {
                 diag.error("", "the pipeline could not be read");

@@ -11,6 +11,7 @@
 //! - Serial stages (`track`, `adas`) run after the join, in the file's order.
 //! - Sinks (in [`crate::sink`]) run last, in a fixed order ([`SinkKind::rank`]).
 
+pub mod adas;
 pub mod detect;
 pub mod preprocess;
 pub mod segment;

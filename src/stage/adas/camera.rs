@@ -1,0 +1,299 @@
+//! The camera over the road: a pinhole at a known height whose optical axis is parallel to a
+//! flat ground, the pitch folded into the horizon's row. A ground point `x` metres to the right
+//! and `z` metres ahead is seen at `u = cx + f x / z`, `v = horizon + f h / z`; a pixel below the
+//! horizon is the ground point `z = f h / (v - horizon)`, `x = (u - cx) z / f`.
+//!
+//! [`CameraConfig`] is the `camera:` block as written; [`CameraSpec`] the checked values, with
+//! the defaults a value left out takes; [`Camera`] the spec on a frame of a given size.
+
+use crate::config::diag::Diagnostics;
+use serde::Deserialize;
+
+/// Horizontal field of view taken when neither `focal_px` nor `hfov_deg` is given: a typical
+/// dash camera (perceptd's sample drives use 65.3 degrees).
+pub const DEFAULT_HFOV_DEG: f64 = 65.0;
+/// Mount height taken when `height_m` is left out: a car's windscreen.
+pub const DEFAULT_HEIGHT_M: f64 = 1.35;
+/// Lane width assumed before lanes are seen (and when only one boundary is).
+pub const DEFAULT_LANE_WIDTH_M: f64 = 3.5;
+
+/// `camera:` as written. Every key is optional; see [`CameraSpec::check`] for the defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Focal length in pixels of the frame the camera delivers (exclusive with `hfov_deg`).
+    pub focal_px: Option<f64>,
+    /// Horizontal field of view in degrees.
+    pub hfov_deg: Option<f64>,
+    /// Principal point as fractions of the frame's width and height (default `[0.5, 0.5]`).
+    pub principal: Option<[f64; 2]>,
+    /// Mount height above the road, metres.
+    pub height_m: Option<f64>,
+    /// Downward pitch of the optical axis, degrees (exclusive with `horizon`).
+    pub pitch_deg: Option<f64>,
+    /// The horizon's row as a fraction of the frame's height (0 top, 1 bottom).
+    pub horizon: Option<f64>,
+    /// The lane width to expect, metres.
+    pub lane_width_m: Option<f64>,
+}
+
+/// How the focal length is known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Focal {
+    Pixels(f64),
+    /// Horizontal field of view, radians: the focal length follows from the frame's width.
+    Hfov(f64),
+}
+
+/// How the horizon's row is known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Horizon {
+    /// A fraction of the frame's height.
+    Row(f64),
+    /// Downward pitch, radians: the horizon lies `f tan(pitch)` above the principal point.
+    Pitch(f64),
+}
+
+/// The checked camera.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CameraSpec {
+    pub focal: Focal,
+    pub principal: [f64; 2],
+    pub height_m: f64,
+    pub horizon: Horizon,
+    pub lane_width_m: f64,
+}
+
+impl CameraSpec {
+    /// Checks `cfg`; every impossible value is an error under `key.<field>`, every value left
+    /// out takes its default with a warning naming it. `None` when there was an error.
+    pub fn check(cfg: &CameraConfig, key: &str, diag: &mut Diagnostics) -> Option<CameraSpec> {
+        let mut ok = true;
+        let mut bad = |field: &str, msg: String| {
+            diag.error(format!("{key}.{field}"), msg);
+            ok = false;
+        };
+        let mut range = |field: &str, v: Option<f64>, lo: f64, hi: f64, what: &str| {
+            if let Some(v) = v
+                && !(v.is_finite() && v > lo && v < hi)
+            {
+                bad(
+                    field,
+                    format!("{v} is impossible; give {what}, above {lo} and below {hi}"),
+                );
+            }
+        };
+        range("focal_px", cfg.focal_px, 0.0, 1e5, "pixels");
+        range("hfov_deg", cfg.hfov_deg, 5.0, 175.0, "degrees");
+        range("height_m", cfg.height_m, 0.2, 10.0, "metres above the road");
+        range("pitch_deg", cfg.pitch_deg, -30.0, 30.0, "degrees down");
+        range(
+            "horizon",
+            cfg.horizon,
+            0.0,
+            1.0,
+            "a fraction of the frame's height",
+        );
+        range("lane_width_m", cfg.lane_width_m, 1.5, 6.0, "metres");
+        if let Some(p) = cfg.principal
+            && !p.iter().all(|v| v.is_finite() && *v > 0.0 && *v < 1.0)
+        {
+            diag.error(
+                format!("{key}.principal"),
+                format!("{p:?} is outside the frame; give [x, y] as fractions of width and height, each between 0 and 1"),
+            );
+            ok = false;
+        }
+        if cfg.focal_px.is_some() && cfg.hfov_deg.is_some() {
+            diag.error(
+                format!("{key}.hfov_deg"),
+                "both focal_px and hfov_deg are given; keep one (the focal length follows from either)",
+            );
+            ok = false;
+        }
+        if cfg.pitch_deg.is_some() && cfg.horizon.is_some() {
+            diag.error(
+                format!("{key}.pitch_deg"),
+                "both pitch_deg and horizon are given; keep one (the horizon's row follows from either)",
+            );
+            ok = false;
+        }
+        let focal = match (cfg.focal_px, cfg.hfov_deg) {
+            (Some(f), _) => Focal::Pixels(f),
+            (None, Some(a)) => Focal::Hfov(a.to_radians()),
+            (None, None) => {
+                diag.warning(
+                    format!("{key}.hfov_deg"),
+                    format!("not given; assuming {DEFAULT_HFOV_DEG} degrees (distances scale with it: measure it for real figures)"),
+                );
+                Focal::Hfov(DEFAULT_HFOV_DEG.to_radians())
+            }
+        };
+        let height_m = cfg.height_m.unwrap_or_else(|| {
+            diag.warning(
+                format!("{key}.height_m"),
+                format!("not given; assuming {DEFAULT_HEIGHT_M} m above the road"),
+            );
+            DEFAULT_HEIGHT_M
+        });
+        let horizon = match (cfg.horizon, cfg.pitch_deg) {
+            (Some(r), _) => Horizon::Row(r),
+            (None, Some(p)) => Horizon::Pitch(p.to_radians()),
+            (None, None) => {
+                diag.warning(
+                    format!("{key}.horizon"),
+                    "not given; assuming the camera looks level (the horizon through the principal point)",
+                );
+                Horizon::Pitch(0.0)
+            }
+        };
+        ok.then_some(CameraSpec {
+            focal,
+            principal: cfg.principal.unwrap_or([0.5, 0.5]),
+            height_m,
+            horizon,
+            lane_width_m: cfg.lane_width_m.unwrap_or(DEFAULT_LANE_WIDTH_M),
+        })
+    }
+
+    /// The camera on a `width` x `height` frame.
+    pub fn on_frame(&self, width: u32, height: u32) -> Camera {
+        let (w, h) = (width as f64, height as f64);
+        let f = match self.focal {
+            Focal::Pixels(f) => f,
+            Focal::Hfov(a) => w / 2.0 / (a / 2.0).tan(),
+        };
+        let cy = self.principal[1] * h;
+        let horizon = match self.horizon {
+            Horizon::Row(r) => r * h,
+            Horizon::Pitch(p) => cy - f * p.tan(),
+        };
+        Camera {
+            f,
+            cx: self.principal[0] * w,
+            horizon,
+            height_m: self.height_m,
+            width: w,
+            height: h,
+        }
+    }
+}
+
+/// The camera on one frame size, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Camera {
+    pub f: f64,
+    pub cx: f64,
+    pub horizon: f64,
+    pub height_m: f64,
+    pub width: f64,
+    pub height: f64,
+}
+
+impl Camera {
+    /// The distance ahead (m) of the ground seen on row `v`; `None` at or above the horizon.
+    pub fn z_of_row(&self, v: f64) -> Option<f64> {
+        let d = v - self.horizon;
+        (d > 1e-6).then(|| self.f * self.height_m / d)
+    }
+
+    /// The row on which the ground `z` metres ahead is seen.
+    pub fn row_of_z(&self, z: f64) -> f64 {
+        self.horizon + self.f * self.height_m / z
+    }
+
+    /// The ground point `(x, z)` seen at pixel `(u, v)`; `None` at or above the horizon.
+    pub fn ground(&self, u: f64, v: f64) -> Option<(f64, f64)> {
+        let z = self.z_of_row(v)?;
+        Some(((u - self.cx) * z / self.f, z))
+    }
+
+    /// The pixel `(u, v)` of the ground point `(x, z)`, `z > 0`.
+    pub fn image(&self, x: f64, z: f64) -> (f64, f64) {
+        (self.cx + self.f * x / z, self.row_of_z(z))
+    }
+
+    /// The distance (m) of an object `width_m` wide seen `width_px` pixels wide.
+    pub fn z_of_width(&self, width_m: f64, width_px: f64) -> Option<f64> {
+        (width_px > 0.5).then(|| self.f * width_m / width_px)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(cfg: CameraConfig) -> (Option<CameraSpec>, Diagnostics) {
+        let mut d = Diagnostics::default();
+        (CameraSpec::check(&cfg, "stages[3].camera", &mut d), d)
+    }
+
+    #[test]
+    fn ground_and_image_are_inverse_and_match_the_pinhole() {
+        let (s, _) = spec(CameraConfig {
+            focal_px: Some(748.8),
+            horizon: Some(0.45),
+            height_m: Some(1.35),
+            ..Default::default()
+        });
+        let c = s.unwrap().on_frame(960, 540);
+        assert_eq!((c.cx, c.horizon), (480.0, 243.0));
+        for (x, z) in [(-1.75, 8.0), (1.75, 30.0), (0.3, 70.0)] {
+            let (u, v) = c.image(x, z);
+            let (x2, z2) = c.ground(u, v).unwrap();
+            assert!((x2 - x).abs() < 1e-9 && (z2 - z).abs() < 1e-9, "{x} {z}");
+        }
+        // 1.35 m below the camera, 10 m ahead: f * 1.35 / 10 rows under the horizon.
+        assert!((c.row_of_z(10.0) - (243.0 + 748.8 * 0.135)).abs() < 1e-9);
+        assert_eq!(c.ground(100.0, 243.0), None);
+        assert_eq!(c.ground(100.0, 200.0), None);
+        assert!((c.z_of_width(1.8, 74.88).unwrap() - 18.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn field_of_view_and_pitch_give_focal_length_and_horizon() {
+        let (s, d) = spec(CameraConfig {
+            hfov_deg: Some(90.0),
+            pitch_deg: Some(10.0),
+            height_m: Some(1.2),
+            ..Default::default()
+        });
+        assert!(d.is_empty(), "{d:?}");
+        let c = s.unwrap().on_frame(1000, 500);
+        assert!((c.f - 500.0).abs() < 1e-9);
+        assert!((c.horizon - (250.0 - 500.0 * 10f64.to_radians().tan())).abs() < 1e-6);
+    }
+
+    #[test]
+    fn impossible_values_are_errors_naming_the_key_and_defaults_are_warned() {
+        let (s, d) = spec(CameraConfig {
+            focal_px: Some(-3.0),
+            hfov_deg: Some(60.0),
+            height_m: Some(0.0),
+            horizon: Some(1.4),
+            principal: Some([0.5, 2.0]),
+            ..Default::default()
+        });
+        assert!(s.is_none());
+        let text = format!("{d}");
+        for key in [
+            "stages[3].camera.focal_px",
+            "stages[3].camera.hfov_deg",
+            "stages[3].camera.height_m",
+            "stages[3].camera.horizon",
+            "stages[3].camera.principal",
+        ] {
+            assert!(text.contains(key), "{key} missing from:\n{text}");
+        }
+        let (s, d) = spec(CameraConfig::default());
+        let s = s.unwrap();
+        assert_eq!(s.height_m, DEFAULT_HEIGHT_M);
+        assert_eq!(s.lane_width_m, DEFAULT_LANE_WIDTH_M);
+        let text = format!("{d}");
+        assert!(
+            text.contains("camera.hfov_deg") && text.contains("camera.height_m"),
+            "{text}"
+        );
+        assert!(!d.has_errors(), "{text}");
+    }
+}
