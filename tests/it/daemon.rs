@@ -487,14 +487,15 @@ fn sighup_restarts_only_what_changed_and_rejects_an_invalid_folder() {
         log.contains("reload rejected") && log.contains("broken.yaml") && log.contains("colour"),
         "{log}"
     );
+    // Without a restart the frame numbers only grow (a restart would begin again at 0); a live
+    // source under load may drop a frame, so a gap is no restart.
     let same = read_jsonl_prefix(&out.join("same.jsonl"));
-    for (i, l) in same.iter().enumerate() {
-        assert_eq!(
-            l["frame"].as_u64(),
-            Some(i as u64),
-            "same.jsonl runs on without a restart"
-        );
-    }
+    let frames: Vec<u64> = same.iter().map(|l| l["frame"].as_u64().unwrap()).collect();
+    assert_eq!(frames.first(), Some(&0), "same.jsonl starts at frame 0");
+    assert!(
+        frames.windows(2).all(|w| w[1] > w[0]),
+        "same.jsonl runs on without a restart: {frames:?}"
+    );
     assert!(
         same.len() as f64 >= after - 2.0,
         "{} lines, {after} frames",

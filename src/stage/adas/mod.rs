@@ -2,11 +2,14 @@
 //!
 //! - `camera.rs`: the `camera:` block, checked, and the ground-plane projection it gives;
 //! - `lane.rs`: the ego lane's boundaries fitted on the ground from a segmentation head's
-//!   lane-marking pixels.
+//!   lane-marking pixels;
+//! - `lead.rs`: a vehicle's distance from its box, and its closing speed and time to collision
+//!   (from distance and from scale rate) over a PTS window.
 //!
-//! Still to come in this folder (see the notes): the lead vehicle and its distance and
-//! time to collision (`lead.rs`), warnings with hysteresis (`warn.rs`), and the stage itself
+//! Still to come in this folder (see the notes): choosing the lead in the ego corridor,
+//! warnings with hysteresis (`warn.rs`), and the stage itself
 //! (config, spec, per-stream state), listed in `src/kinds.rs` once it runs.
 
 pub mod camera;
 pub mod lane;
+pub mod lead;

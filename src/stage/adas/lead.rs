@@ -1,0 +1,212 @@
+//! Distance to a vehicle from its box, and its closing speed and time to collision from the
+//! history of one track, all on the stream's clock (PTS seconds), never on frame counts.
+//!
+//! Distance fuses two estimates by their variances: the ground point under the box's bottom
+//! edge (`z = f h / (y2 - horizon)`, whose error grows with `z^2` for a pixel of pitch error) and
+//! the box's width against the class's typical width (`z = f W / w`, error proportional to `z`
+//! through the spread of real widths). The range rate is the slope of a least-squares line
+//! through the distances of the last [`WINDOW_S`] seconds; the time to collision is distance over
+//! closing speed. A second time to collision comes from the box's scale rate alone
+//! (`1 / w` falls linearly at a constant closing speed; no camera model involved), so the two can be checked against each other.
+
+use super::camera::Camera;
+use std::collections::VecDeque;
+
+/// The history a rate is fitted on, seconds.
+pub const WINDOW_S: f64 = 0.8;
+/// A rate needs at least this much history, seconds.
+pub const MIN_SPAN_S: f64 = 0.3;
+/// Closing slower than this (m/s) is not closing: no time to collision.
+pub const MIN_CLOSING_MPS: f64 = 0.3;
+/// Rows of pitch uncertainty behind the ground-plane estimate.
+const ROW_SIGMA_PX: f64 = 2.0;
+
+/// A class's typical width and how much real widths spread around it, metres.
+pub fn width_prior(label: &str) -> Option<(f64, f64)> {
+    match label {
+        "car" => Some((1.8, 0.1)),
+        "truck" => Some((2.5, 0.1)),
+        "bus" => Some((2.55, 0.05)),
+        "motorcycle" | "motorbike" | "bicycle" => Some((0.7, 0.15)),
+        _ => None,
+    }
+}
+
+/// The distance (m) of the object in `bbox` (source pixels) whose width prior is `prior`;
+/// `None` when its bottom is at or above the horizon and no width prior helps.
+pub fn distance(cam: &Camera, bbox: [f32; 4], prior: Option<(f64, f64)>) -> Option<f64> {
+    let ground = cam.z_of_row(bbox[3] as f64).map(|z| {
+        let sigma = z * z * ROW_SIGMA_PX / (cam.f * cam.height_m);
+        (z, sigma * sigma)
+    });
+    let width = prior.and_then(|(w, spread)| {
+        let z = cam.z_of_width(w, (bbox[2] - bbox[0]) as f64)?;
+        let sigma = z * spread / w;
+        Some((z, sigma * sigma))
+    });
+    match (ground, width) {
+        (Some((a, va)), Some((b, vb))) => Some((a * vb + b * va) / (va + vb)),
+        (Some((a, _)), None) | (None, Some((a, _))) => Some(a),
+        (None, None) => None,
+    }
+}
+
+/// What a track's history says now.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Motion {
+    /// d(distance)/dt, m/s (negative: closing).
+    pub range_rate: Option<f64>,
+    /// Distance over closing speed, s; `None` when not closing.
+    pub ttc: Option<f64>,
+    /// From the box's scale rate alone, s; `None` when it is not growing.
+    pub ttc_scale: Option<f64>,
+}
+
+/// The recent distances and box widths of one track.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// `(t, distance, width_px)`, oldest first, within [`WINDOW_S`].
+    samples: VecDeque<(f64, f64, f64)>,
+}
+
+impl History {
+    /// Adds the sample at `t` (forgetting what left the window, or everything when time went
+    /// backwards) and says what the window gives.
+    pub fn update(&mut self, t: f64, distance: f64, width_px: f64) -> Motion {
+        if self.samples.back().is_some_and(|s| s.0 >= t) {
+            self.samples.clear();
+        }
+        self.samples.push_back((t, distance, width_px));
+        while self.samples.front().is_some_and(|s| s.0 < t - WINDOW_S) {
+            self.samples.pop_front();
+        }
+        self.motion()
+    }
+
+    pub fn clear(&mut self) {
+        self.samples.clear();
+    }
+
+    fn motion(&self) -> Motion {
+        let (Some(first), Some(last)) = (self.samples.front(), self.samples.back()) else {
+            return Motion::default();
+        };
+        if last.0 - first.0 < MIN_SPAN_S || self.samples.len() < 3 {
+            return Motion::default();
+        }
+        let (range_rate, d_now) = slope(self.samples.iter().map(|s| (s.0, s.1)), last.0);
+        // 1 / width is proportional to the distance, so it falls linearly at a constant
+        // closing speed, and the time to collision is its value over its rate of fall.
+        let (inv_rate, inv_now) = slope(self.samples.iter().map(|s| (s.0, 1.0 / s.2)), last.0);
+        let ttc = (-range_rate >= MIN_CLOSING_MPS).then(|| d_now.max(0.0) / -range_rate);
+        // Growth slower than closing at the threshold speed from this distance is no growth.
+        let ttc_scale = (inv_rate < 0.0 && inv_now > 0.0)
+            .then(|| inv_now / -inv_rate)
+            .filter(|t| *t * MIN_CLOSING_MPS < d_now.max(1.0));
+        Motion {
+            range_rate: Some(range_rate),
+            ttc,
+            ttc_scale,
+        }
+    }
+}
+
+/// The least-squares slope of `(t, y)` and the line's value at `t_now`.
+fn slope(pts: impl Iterator<Item = (f64, f64)> + Clone, t_now: f64) -> (f64, f64) {
+    let (mut n, mut st, mut sy) = (0.0, 0.0, 0.0);
+    for (t, y) in pts.clone() {
+        n += 1.0;
+        st += t - t_now;
+        sy += y;
+    }
+    let (mt, my) = (st / n, sy / n);
+    let (mut stt, mut sty) = (0.0, 0.0);
+    for (t, y) in pts {
+        let dt = t - t_now - mt;
+        stt += dt * dt;
+        sty += dt * (y - my);
+    }
+    let b = if stt > 0.0 { sty / stt } else { 0.0 };
+    (b, my - b * mt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cam() -> Camera {
+        Camera {
+            f: 748.8,
+            cx: 480.0,
+            horizon: 243.0,
+            height_m: 1.35,
+            width: 960.0,
+            height: 540.0,
+        }
+    }
+
+    /// The box of a car `w` m wide and 1.5 m tall whose rear is `z` m ahead, centred.
+    fn car_box(c: &Camera, z: f64, w: f64) -> [f32; 4] {
+        let (u0, v1) = c.image(-w / 2.0, z);
+        let (u1, _) = c.image(w / 2.0, z);
+        let top = c.horizon + c.f * (c.height_m - 1.5) / z;
+        [u0 as f32, top as f32, u1 as f32, v1 as f32]
+    }
+
+    #[test]
+    fn distance_fuses_the_ground_point_and_the_width_prior() {
+        let c = cam();
+        for z in [8.0, 20.0, 45.0, 80.0] {
+            let d = distance(&c, car_box(&c, z, 1.8), width_prior("car")).unwrap();
+            assert!((d - z).abs() / z < 0.01, "{z}: {d}");
+        }
+        // A 2.0 m wide car at 60 m: the width prior alone says 54 m; the ground point is exact
+        // but uncertain that far, so the fused answer lies between, nearer the prior.
+        let d = distance(&c, car_box(&c, 60.0, 2.0), width_prior("car")).unwrap();
+        assert!(d > 54.0 && d < 60.0, "{d}");
+        // Near, the ground point dominates: a 2.0 m car at 10 m (the prior alone: 9 m) reads
+        // within 2 %.
+        let d = distance(&c, car_box(&c, 10.0, 2.0), width_prior("car")).unwrap();
+        assert!((d - 10.0).abs() < 0.2, "{d}");
+        // Above the horizon and no prior: unknown.
+        assert_eq!(distance(&c, [400.0, 100.0, 500.0, 200.0], None), None);
+    }
+
+    #[test]
+    fn closing_speed_and_both_times_to_collision_follow_the_track() {
+        let c = cam();
+        let mut h = History::default();
+        // Closing at 5 m/s from 40 m, 25 frames a second: TTC at t is (40 - 5t) / 5.
+        let mut last = Motion::default();
+        for k in 0..40 {
+            let t = 100.0 + k as f64 / 25.0;
+            let z = 40.0 - 5.0 * (t - 100.0);
+            let b = car_box(&c, z, 1.8);
+            let d = distance(&c, b, width_prior("car")).unwrap();
+            last = h.update(t, d, (b[2] - b[0]) as f64);
+            if k < 7 {
+                assert_eq!(last.ttc, None, "too little history at frame {k}");
+            }
+        }
+        let t = 39.0 / 25.0;
+        let want = (40.0 - 5.0 * t) / 5.0;
+        assert!((last.range_rate.unwrap() + 5.0).abs() < 0.05, "{last:?}");
+        assert!(
+            (last.ttc.unwrap() - want).abs() / want < 0.02,
+            "{last:?} want {want}"
+        );
+        assert!(
+            (last.ttc_scale.unwrap() - want).abs() / want < 0.05,
+            "{last:?}"
+        );
+        // Keeping the distance: no time to collision.
+        let mut h = History::default();
+        for k in 0..30 {
+            let b = car_box(&c, 25.0, 1.8);
+            last = h.update(k as f64 * 0.04, 25.0, (b[2] - b[0]) as f64);
+        }
+        assert_eq!((last.ttc, last.ttc_scale), (None, None), "{last:?}");
+        // Time going backwards (a stream restart) forgets the history.
+        assert_eq!(h.update(0.0, 25.0, 50.0), Motion::default());
+    }
+}
