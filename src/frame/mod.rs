@@ -1,7 +1,9 @@
 //! The one value that flows through a pipeline: a decoded frame and everything learnt about it.
 //! The ground floor: every result a frame carries is plain data defined here; the modules that
-//! compute results import this, never the other way.
+//! compute results import this, never the other way. `adas.rs` holds the driver-assistance
+//! results (the adas stage fills them in; not yet carried by [`Frame`]).
 
+pub mod adas;
 pub mod geometry;
 pub mod segmap;
 

@@ -1,0 +1,124 @@
+//! What the driver-assistance stage learns about a frame, as plain data: the ego lane, the
+//! vehicle ahead, vulnerable road users in the path, and the warnings. Every value that could
+//! not be measured on this frame is `None` ("unknown"), never a guess. Metres on the ground
+//! (`x` right of the camera, `z` ahead), seconds on the stream's clock.
+
+use serde::Serialize;
+use std::sync::Arc;
+
+/// The ego lane on this frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct EgoLane {
+    /// Each boundary as `x = c0 + c1 z + c2 z^2`, when seen.
+    pub left: Option<[f64; 3]>,
+    pub right: Option<[f64; 3]>,
+    /// 0 to 1: how sure the fit is (the lower of the two sides, or half of the one seen).
+    pub confidence: f64,
+    /// Boundary to boundary at the camera, metres.
+    pub width_m: Option<f64>,
+    /// The vehicle centre right of the lane centre, metres (negative: left of it).
+    pub offset_m: Option<f64>,
+    /// d(offset)/dt, m/s.
+    pub offset_rate_mps: Option<f64>,
+}
+
+/// The nearest tracked vehicle inside the ego corridor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Lead {
+    pub track_id: u64,
+    #[serde(serialize_with = "as_str")]
+    pub label: Arc<str>,
+    /// `[x1, y1, x2, y2]`, source pixels.
+    pub bbox: [f32; 4],
+    /// From the camera to the vehicle's rear, metres.
+    pub distance_m: f64,
+    /// d(distance)/dt, m/s (negative: closing).
+    pub relative_speed_mps: Option<f64>,
+    /// Distance over closing speed, seconds; `None` when not closing.
+    pub ttc_s: Option<f64>,
+    /// From the box's scale rate alone, seconds.
+    pub ttc_scale_s: Option<f64>,
+    /// Distance over the ego speed, seconds, when the ego speed is known.
+    pub headway_s: Option<f64>,
+}
+
+/// A person (or cyclist) inside the corridor ahead.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Vru {
+    pub track_id: Option<u64>,
+    #[serde(serialize_with = "as_str")]
+    pub label: Arc<str>,
+    pub distance_m: f64,
+    pub x_m: f64,
+}
+
+/// The kinds of warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    ForwardCollision,
+    LaneDeparture,
+    PedestrianInPath,
+    Headway,
+}
+
+impl WarningKind {
+    pub const ALL: [WarningKind; 4] = [
+        WarningKind::ForwardCollision,
+        WarningKind::LaneDeparture,
+        WarningKind::PedestrianInPath,
+        WarningKind::Headway,
+    ];
+
+    /// The name in events, metrics and the pipeline file.
+    pub fn name(self) -> &'static str {
+        match self {
+            WarningKind::ForwardCollision => "forward_collision",
+            WarningKind::LaneDeparture => "lane_departure",
+            WarningKind::PedestrianInPath => "pedestrian_in_path",
+            WarningKind::Headway => "headway",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Warning,
+    Critical,
+}
+
+/// A warning's start or end, as the events sink writes it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdasEvent {
+    pub kind: WarningKind,
+    /// `start` or `end`.
+    pub edge: &'static str,
+    #[serde(serialize_with = "as_str")]
+    pub stream: Arc<str>,
+    pub start_pts_s: f64,
+    /// Set on `end`.
+    pub end_pts_s: Option<f64>,
+    pub severity: Severity,
+    pub track_id: Option<u64>,
+    /// The worst value while active: the smallest TTC or headway (s), the largest offset past
+    /// the threshold (m), the nearest pedestrian (m). Set on `end`.
+    pub peak: Option<f64>,
+}
+
+/// Everything the adas stage says about one frame.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct AdasState {
+    pub lane: Option<EgoLane>,
+    pub lead: Option<Lead>,
+    pub vrus: Vec<Vru>,
+    /// The warnings active on this frame.
+    pub active: Vec<WarningKind>,
+    /// The starts and ends that happened on this frame.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<AdasEvent>,
+}
+
+fn as_str<S: serde::Serializer>(v: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(v)
+}
