@@ -64,6 +64,7 @@ kinds! {
         Detect => stage::detect::Spec,
         Segment => stage::segment::Spec,
         Track => stage::track::Spec,
+        Adas => stage::adas::Spec,
     }
 }
 

@@ -185,6 +185,23 @@ enum ProgressArg {
 
 #[derive(Subcommand)]
 enum EvalCmd {
+    /// Driver assistance: warning precision and recall per kind (a warning matches a true event
+    /// when it is raised between 2 s before the true onset and the critical moment), lead time,
+    /// forward-collision warnings raised by true TTC 2 s, and the errors of lead distance, time
+    /// to collision and lateral offset, of a run's JSONL (`adas` fields) against a sample
+    /// drive's truth. Exit code 2 on bad input.
+    ///
+    /// Example: perceptd eval adas --gt drives/gt/drive.adas.jsonl --pred runs/a/drive/results.jsonl
+    Adas {
+        /// `<drive>.adas.jsonl` (with `<drive>.events.jsonl` beside it).
+        #[arg(long)]
+        gt: PathBuf,
+        #[arg(long)]
+        pred: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Detection: COCO-style AP per class, mAP@0.5 and mAP@0.5:0.95 (as pycocotools computes
     /// them) of a perceptd JSONL run against ground truth (perceptd's ground-truth JSONL, or COCO
     /// JSON annotations). Exit code 2 on bad input.
@@ -315,6 +332,9 @@ fn main() -> ExitCode {
         Cmd::Eval {
             cmd: EvalCmd::Det { gt, pred, json },
         } => cmd_eval_det(&gt, &pred, json),
+        Cmd::Eval {
+            cmd: EvalCmd::Adas { gt, pred, json },
+        } => cmd_eval_adas(&gt, &pred, json),
         Cmd::Eval {
             cmd:
                 EvalCmd::Seg {
@@ -522,6 +542,16 @@ fn cmd_eval_mot(gt: &Path, pred: &Path, json: bool) -> Result<(), Failure> {
 
 fn cmd_eval_det(gt: &Path, pred: &Path, json: bool) -> Result<(), Failure> {
     let report = perceptd::eval::det::evaluate_paths(gt, pred).map_err(usage)?;
+    if json {
+        println!("{:#}", report.to_json());
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
+
+fn cmd_eval_adas(gt: &Path, pred: &Path, json: bool) -> Result<(), Failure> {
+    let report = perceptd::eval::adas::evaluate_paths(gt, pred).map_err(usage)?;
     if json {
         println!("{:#}", report.to_json());
     } else {

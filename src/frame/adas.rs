@@ -20,7 +20,16 @@ pub struct EgoLane {
     pub offset_m: Option<f64>,
     /// d(offset)/dt, m/s.
     pub offset_rate_mps: Option<f64>,
+    /// The lane on the image for drawing: the left boundary near to far, then the right one
+    /// far to near (pixels); `polygon_len` points of it are set.
+    #[serde(skip)]
+    pub polygon_px: [[f32; 2]; 2 * LANE_POLY_STEPS],
+    #[serde(skip)]
+    pub polygon_len: usize,
 }
+
+/// Points per boundary in [`EgoLane::polygon_px`].
+pub const LANE_POLY_STEPS: usize = 8;
 
 /// The nearest tracked vehicle inside the ego corridor.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -30,7 +39,7 @@ pub struct Lead {
     pub label: Arc<str>,
     /// `[x1, y1, x2, y2]`, source pixels.
     pub bbox: [f32; 4],
-    /// From the camera to the vehicle's rear, metres.
+    /// From the front bumper to the vehicle's rear, metres (`camera.bumper_m` ahead of the camera).
     pub distance_m: f64,
     /// d(distance)/dt, m/s (negative: closing).
     pub relative_speed_mps: Option<f64>,
@@ -96,6 +105,9 @@ pub struct AdasEvent {
     pub edge: &'static str,
     #[serde(serialize_with = "as_str")]
     pub stream: Arc<str>,
+    /// The time of the frame on which this edge was decided (a start is decided once the
+    /// condition has held for the minimum time, so after `start_pts_s`).
+    pub at_pts_s: f64,
     pub start_pts_s: f64,
     /// Set on `end`.
     pub end_pts_s: Option<f64>,
@@ -106,6 +118,17 @@ pub struct AdasEvent {
     pub peak: Option<f64>,
 }
 
+/// A warning in progress on this frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ActiveWarning {
+    pub kind: WarningKind,
+    pub start_pts_s: f64,
+    /// The worst value so far (as [`AdasEvent::peak`]).
+    pub peak: f64,
+    pub severity: Severity,
+    pub track_id: Option<u64>,
+}
+
 /// Everything the adas stage says about one frame.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct AdasState {
@@ -113,7 +136,7 @@ pub struct AdasState {
     pub lead: Option<Lead>,
     pub vrus: Vec<Vru>,
     /// The warnings active on this frame.
-    pub active: Vec<WarningKind>,
+    pub active: Vec<ActiveWarning>,
     /// The starts and ends that happened on this frame.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<AdasEvent>,

@@ -1,7 +1,7 @@
 //! The one value that flows through a pipeline: a decoded frame and everything learnt about it.
 //! The ground floor: every result a frame carries is plain data defined here; the modules that
 //! compute results import this, never the other way. `adas.rs` holds the driver-assistance
-//! results (the adas stage fills them in; not yet carried by [`Frame`]).
+//! results the adas stage fills in.
 
 pub mod adas;
 pub mod geometry;
@@ -61,6 +61,8 @@ pub struct Frame {
     /// Models whose parallel branch dropped this frame (live policy): their results are
     /// missing, not empty.
     pub missing: Vec<Arc<str>>,
+    /// The driver-assistance results, once an `adas` stage has run.
+    pub adas: Option<Box<adas::AdasState>>,
     /// The results are drawn on the image already (by the first sink that shows it).
     pub annotated: bool,
 }
@@ -93,6 +95,7 @@ impl Frame {
             detections: Vec::new(),
             segmentation: Vec::new(),
             missing: Vec::new(),
+            adas: None,
             annotated: false,
         }
     }

@@ -9,6 +9,7 @@
 //! - [`write`]: the files (layout in [`write::generate`]'s doc and in `README.txt` of the output).
 //! - [`mp4`]: the H.264 encoder, byte-deterministic for the same frames.
 
+pub mod adas;
 pub mod mp4;
 pub mod render;
 mod rng;
@@ -22,7 +23,7 @@ pub use write::{SampleOptions, Summary, generate};
 use std::path::PathBuf;
 
 /// Changes whenever a seed's output changes: the version in `sample.json`.
-pub const GENERATOR_VERSION: u32 = 1;
+pub const GENERATOR_VERSION: u32 = 2;
 
 pub const CLASS_BACKGROUND: u8 = 0;
 pub const CLASS_ROAD: u8 = 1;

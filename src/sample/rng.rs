@@ -82,4 +82,5 @@ pub(super) mod stream {
     pub const CROSSINGS: u64 = 4;
     pub const BRIDGES: u64 = 5;
     pub const GROUP: u64 = 6;
+    pub const SCRIPT: u64 = 7;
 }

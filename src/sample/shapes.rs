@@ -3,7 +3,7 @@
 //! swing as they walk. Everything in screen space, projected through the frame's [`Camera`].
 
 use super::world::{
-    Camera, Item, Kind, LANES, ObjectRef, Part, Person, Shape, Vehicle, Walk, Z_DRAW, Z_NEAR, scale,
+    Camera, Item, Kind, ObjectRef, Part, Person, Shape, Vehicle, Walk, Z_DRAW, Z_NEAR, scale,
 };
 use std::f64::consts::TAU;
 
@@ -60,9 +60,9 @@ pub(super) fn vehicle(cam: &Camera, v: &Vehicle, cs: f64) -> Option<Item> {
     if z0 + len < Z_NEAR + 0.2 || z0 > Z_DRAW {
         return None;
     }
-    let xl = LANES[v.lane] - w / 2.0;
+    let xl = v.x - w / 2.0;
     let xr = xl + w;
-    let xc = LANES[v.lane];
+    let xc = v.x;
     let class = super::CLASS_VEHICLE;
     let mut parts = vec![];
     let mut add = |pts: &[[f64; 3]], color: [u8; 3]| {

@@ -232,6 +232,12 @@ pub(super) struct Vehicle {
     pub(super) id: u64,
     pub(super) kind: Kind,
     pub(super) lane: usize,
+    /// Lateral position of its centre (m); a lane's centre unless it is changing lanes.
+    pub(super) x: f64,
+    /// A lane change under way.
+    pub(super) lat: Option<LatMove>,
+    /// A scripted stop or slow-down under way.
+    pub(super) brake: Option<Brake>,
     /// Rear end, along the road.
     pub(super) s: f64,
     pub(super) len: f64,
@@ -244,6 +250,113 @@ pub(super) struct Vehicle {
     /// Bus stripe, truck cab.
     pub(super) accent: [u8; 3],
 }
+
+/// A sideways move from `from` to `to` (m), eased in and out, from `t0` over `dur` seconds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct LatMove {
+    pub(super) from: f64,
+    pub(super) to: f64,
+    pub(super) t0: f64,
+    pub(super) dur: f64,
+}
+
+impl LatMove {
+    pub(super) fn at(&self, t: f64) -> f64 {
+        let u = ((t - self.t0) / self.dur).clamp(0.0, 1.0);
+        self.from + (self.to - self.from) * u * u * (3.0 - 2.0 * u)
+    }
+
+    /// d(x)/dt at `t`.
+    pub(super) fn rate(&self, t: f64) -> f64 {
+        let u = (t - self.t0) / self.dur;
+        if !(0.0..1.0).contains(&u) {
+            return 0.0;
+        }
+        (self.to - self.from) * 6.0 * u * (1.0 - u) / self.dur
+    }
+
+    pub(super) fn done(&self, t: f64) -> bool {
+        t >= self.t0 + self.dur
+    }
+}
+
+/// Braking at `decel` (m/s^2) down to `v_target`, held there until `until`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Brake {
+    pub(super) decel: f64,
+    pub(super) v_target: f64,
+    pub(super) until: f64,
+}
+
+/// The scripted driver-assistance moments of a sample drive; the time between them is calm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scenario {
+    /// The vehicle ahead brakes hard while the ego driver looks away.
+    LeadBraking,
+    /// The vehicle ahead comes to a stop and stays; the ego driver looks away.
+    StoppedVehicle,
+    /// A vehicle from the next lane moves in close ahead.
+    CutIn,
+    /// The ego car drifts slowly over a marking and back.
+    Drift,
+    /// The ego car changes to the next lane.
+    LaneChange,
+    /// A person steps onto the road ahead, away from any crossing.
+    PedestrianInPath,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 6] = [
+        Scenario::LeadBraking,
+        Scenario::StoppedVehicle,
+        Scenario::CutIn,
+        Scenario::Drift,
+        Scenario::LaneChange,
+        Scenario::PedestrianInPath,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::LeadBraking => "lead_braking",
+            Scenario::StoppedVehicle => "stopped_vehicle",
+            Scenario::CutIn => "cut_in",
+            Scenario::Drift => "drift",
+            Scenario::LaneChange => "lane_change",
+            Scenario::PedestrianInPath => "pedestrian_in_path",
+        }
+    }
+}
+
+/// The driver-assistance truth of one instant: metres from the ego car's front bumper (distances)
+/// or its centre line (lateral), seconds, as the adas stage reports them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdasTruth {
+    pub ego_speed_mps: f64,
+    /// The camera (the vehicle's centre line) right of its lane's centre, m.
+    pub offset_m: f64,
+    /// d(offset)/dt, m/s.
+    pub offset_rate_mps: f64,
+    pub lane_width_m: f64,
+    /// The nearest vehicle in the ego lane ahead: id, gap from the front bumper to its rear
+    /// (m), d(gap)/dt (m/s), time to collision (s, when closing).
+    pub lead: Option<LeadTruth>,
+    /// People in the path (within half a metre of the lane) ahead: id, gap (m), x from the
+    /// camera (m).
+    pub vrus: Vec<(u64, f64, f64)>,
+    /// The scripted moment under way, if any.
+    pub scenario: Option<Scenario>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LeadTruth {
+    pub id: u64,
+    pub distance_m: f64,
+    pub relative_speed_mps: f64,
+    pub ttc_s: Option<f64>,
+}
+
+/// From the camera to the ego car's front bumper, m.
+pub const CAM_TO_FRONT: f64 = EGO_LEN - CAM_IN_EGO;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Walk {

@@ -171,10 +171,19 @@ pub fn generate(
     let mut jsonl = String::with_capacity(opts.frames as usize * 400);
     let mut mot = String::with_capacity(opts.frames as usize * 200);
     let mut rgb = vec![];
+    let mut adas_lines = String::with_capacity(opts.frames as usize * 300);
+    let mut speed = String::from("t_s,speed_mps\n");
+    let mut truth = Vec::with_capacity(opts.frames as usize);
     let mut boxes: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut ids: BTreeMap<&'static str, BTreeSet<u64>> = BTreeMap::new();
     for i in 0..opts.frames {
         scene.advance_to(opts.step_of(i));
+        let t = i as f64 / opts.fps as f64;
+        let a = scene.adas_truth();
+        adas_lines.push_str(&super::adas::frame_line(i, t, &a));
+        adas_lines.push('\n');
+        speed.push_str(&format!("{t:.6},{:.4}\n", a.ego_speed_mps));
+        truth.push((t, a));
         let objects = renderer
             .render(&scene.view(), i)
             .map_err(|source| SampleError::Render { frame: i, source })?;
@@ -212,6 +221,16 @@ pub fn generate(
     let mot_gt = gt_dir.join(format!("{}.txt", opts.name));
     write_text(&det_gt, &jsonl)?;
     write_text(&mot_gt, &mot)?;
+    let events: String = super::adas::events(&truth)
+        .iter()
+        .map(|e| super::adas::event_line(e) + "\n")
+        .collect();
+    write_text(
+        &gt_dir.join(format!("{}.adas.jsonl", opts.name)),
+        &adas_lines,
+    )?;
+    write_text(&gt_dir.join(format!("{}.events.jsonl", opts.name)), &events)?;
+    write_text(&gt_dir.join(format!("{}.speed.csv", opts.name)), &speed)?;
     write_text(&out.join("classes.txt"), &lines(&CLASS_NAMES))?;
     write_text(&out.join("labels.txt"), &lines(&LABELS))?;
     write_text(&out.join("README.txt"), README)?;

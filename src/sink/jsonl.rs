@@ -34,6 +34,9 @@ struct FrameRecord<'a> {
     /// Models whose branch dropped this frame under the live policy.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     missing: Vec<&'a str>,
+    /// The driver-assistance results, when an `adas` stage ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    adas: Option<&'a crate::frame::adas::AdasState>,
 }
 
 /// `{"<head>": {"<class>": fraction_of_pixels, ...}, ...}`, heads in pipeline order.
@@ -112,6 +115,7 @@ impl JsonlSink {
                 .collect(),
             segmentation: Segmentation(&f.segmentation),
             missing: f.missing.iter().map(|m| &**m).collect(),
+            adas: f.adas.as_deref(),
         };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &rec).expect("records serialise");

@@ -422,6 +422,7 @@ impl Source {
             detections: Vec::new(),
             segmentation: Vec::new(),
             missing: Vec::new(),
+            adas: None,
             annotated: false,
         })
     }

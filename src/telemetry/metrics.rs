@@ -37,6 +37,12 @@ pub struct Metrics {
     pub source_reconnects: IntCounterVec,
     /// Seconds since the source's last frame (pipeline, source).
     pub source_last_frame_age: GaugeVec,
+    /// Driver-assistance warnings started (pipeline, stream, kind).
+    pub adas_warnings: IntCounterVec,
+    /// Time to collision with the lead vehicle, seconds, per frame that has one (pipeline, stream).
+    pub adas_ttc: HistogramVec,
+    /// Confidence (0 to 1) of the latest frame's ego-lane fit (pipeline, stream).
+    pub adas_lane_confidence: GaugeVec,
 }
 
 impl Metrics {
@@ -151,6 +157,40 @@ impl Metrics {
                     .register(Box::new(h.clone()))
                     .expect("unique metric");
                 h
+            },
+            adas_warnings: counter(
+                "perceptd_adas_warnings_total",
+                "Driver-assistance warnings started, by kind.",
+                &["pipeline", "stream", "kind"],
+            ),
+            adas_ttc: {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(
+                        "perceptd_adas_ttc_seconds",
+                        "Time to collision with the lead vehicle, on frames where it is closing.",
+                    )
+                    .buckets(vec![0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0, 20.0]),
+                    &["pipeline", "stream"],
+                )
+                .expect("valid histogram");
+                registry
+                    .register(Box::new(h.clone()))
+                    .expect("unique metric");
+                h
+            },
+            adas_lane_confidence: {
+                let g = GaugeVec::new(
+                    Opts::new(
+                        "perceptd_adas_lane_confidence",
+                        "Confidence (0 to 1) of the latest frame's ego-lane fit; 0 when no lane is seen.",
+                    ),
+                    &["pipeline", "stream"],
+                )
+                .expect("valid gauge");
+                registry
+                    .register(Box::new(g.clone()))
+                    .expect("unique metric");
+                g
             },
             registry,
         }

@@ -16,6 +16,8 @@
 //! (vehicles, people, trees, poles, pillars) far to near, each person and vehicle with its id.
 
 mod look;
+mod script;
+mod truth;
 mod view;
 
 use super::rng::{Rng, stream};
@@ -43,6 +45,8 @@ struct Crossing {
     trigger: f64,
     triggered_at: Option<f64>,
     peopled: bool,
+    /// Painted (a zebra and a stop line); a scripted person steps out where there is none.
+    zebra: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +72,9 @@ pub struct Scene {
     bridges: Vec<Bridge>,
     bridge_rng: Rng,
     next_id: u64,
+    script: script::Script,
+    /// The ego driver looks away (a scripted moment): ignores the vehicle ahead for now.
+    inattentive: bool,
 }
 
 impl Scene {
@@ -79,6 +86,9 @@ impl Scene {
             id: 0,
             kind: Kind::Car,
             lane: EGO_LANE,
+            x: LANES[EGO_LANE],
+            lat: None,
+            brake: None,
             s: -CAM_IN_EGO,
             len: EGO_LEN,
             w: 1.8,
@@ -103,6 +113,8 @@ impl Scene {
             bridges: vec![],
             bridge_rng: Rng::keyed(seed, stream::BRIDGES, 0),
             next_id: 1,
+            script: script::Script::new(seed),
+            inattentive: false,
         };
         scene.populate();
         scene
@@ -158,6 +170,9 @@ impl Scene {
             id: 0,
             kind,
             lane,
+            x: LANES[lane],
+            lat: None,
+            brake: None,
             s,
             len,
             w,
@@ -233,8 +248,8 @@ impl Scene {
         {
             let r = &mut self.crossing_rng;
             let s = match self.crossings.last() {
-                None => r.range(50.0, 170.0),
-                Some(c) => c.s + r.range(110.0, 220.0),
+                None => r.range(250.0, 400.0),
+                Some(c) => c.s + r.range(260.0, 420.0),
             };
             let trigger = r.range(25.0, 130.0);
             self.crossings.push(Crossing {
@@ -242,6 +257,7 @@ impl Scene {
                 trigger,
                 triggered_at: None,
                 peopled: false,
+                zebra: true,
             });
         }
         while self
@@ -349,6 +365,7 @@ impl Scene {
     /// One world step.
     fn tick(&mut self) {
         self.step += 1;
+        self.script_step();
         let t = self.time();
         let cam = self.cam_s();
 
@@ -363,14 +380,19 @@ impl Scene {
         });
         let mut accel = vec![0.0; n];
         for (k, &i) in order.iter().enumerate() {
-            let v = &self.vehicles[i];
-            let front = v.s + v.len;
-            let mut a = idm(v.v, v.v0, None);
+            let (vv, v0, lane, brake) = {
+                let v = &self.vehicles[i];
+                (v.v, v.v0, v.lane, v.brake)
+            };
+            let front = self.vehicles[i].s + self.vehicles[i].len;
+            let mut a = idm(vv, v0, None);
             if let Some(&j) = order.get(k + 1)
-                && self.vehicles[j].lane == v.lane
+                && self.vehicles[j].lane == lane
             {
-                let l = &self.vehicles[j];
-                a = a.min(idm(v.v, v.v0, Some((l.s - front, l.v))));
+                let (gap, vl) = (self.vehicles[j].s - front, self.vehicles[j].v);
+                if !(i == 0 && self.looks_away(gap, vv - vl)) {
+                    a = a.min(idm(vv, v0, Some((gap, vl))));
+                }
             }
             if let Some(c) = self
                 .crossings
@@ -379,11 +401,18 @@ impl Scene {
             {
                 let gap = self.crossings[c].s - ZEBRA_HALF - STOP_BEFORE - front;
                 if gap < 60.0
-                    && v.v * v.v / (2.0 * gap.max(0.01)) <= STOP_DECEL
-                    && self.lane_blocked(c, v.lane)
+                    && vv * vv / (2.0 * gap.max(0.01)) <= STOP_DECEL
+                    && self.lane_blocked(c, lane)
                 {
-                    a = a.min(idm(v.v, v.v0, Some((gap, 0.0))));
+                    a = a.min(idm(vv, v0, Some((gap, 0.0))));
                 }
+            }
+            if let Some(b) = brake {
+                a = if vv > b.v_target + 0.05 {
+                    a.min(-b.decel)
+                } else {
+                    a.min((b.v_target - vv) * 2.0)
+                };
             }
             accel[i] = a.clamp(-MAX_BRAKE, IDM_ACCEL);
         }

@@ -18,10 +18,17 @@ impl Scene {
             f: 0.78 * w,
             cx: w / 2.0,
             horizon: h * (0.45 + pitch),
-            x: 0.15 * (TAU * t / 7.0 + self.look.sway_phase).sin(),
+            x: self.vehicles[0].x + self.sway(t).0,
             width: w,
             height: h,
         }
+    }
+
+    /// The camera's sway in its lane at `t`: position (m) and speed (m/s).
+    pub(super) fn sway(&self, t: f64) -> (f64, f64) {
+        let (a, w) = (0.15, TAU / 7.0);
+        let ph = w * t + self.look.sway_phase;
+        (a * ph.sin(), a * w * ph.cos())
     }
 
     /// The current frame's drawing.
@@ -140,6 +147,7 @@ impl Scene {
         let on_zebra = |s0: f64, s1: f64| {
             self.crossings
                 .iter()
+                .filter(|c| c.zebra)
                 .any(|c| s1 > c.s - ZEBRA_HALF - 1.0 && s0 < c.s + ZEBRA_HALF + 1.0)
         };
         let k0 = ((cs - look.dash_phase) / DASH_PERIOD).floor() as i64;
@@ -157,7 +165,7 @@ impl Scene {
                 );
             }
         }
-        for c in &self.crossings {
+        for c in self.crossings.iter().filter(|c| c.zebra) {
             if c.s + ZEBRA_HALF < cs || c.s - ZEBRA_HALF > cs + Z_DRAW {
                 continue;
             }

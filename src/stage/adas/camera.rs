@@ -16,6 +16,8 @@ pub const DEFAULT_HFOV_DEG: f64 = 65.0;
 pub const DEFAULT_HEIGHT_M: f64 = 1.35;
 /// Lane width assumed before lanes are seen (and when only one boundary is).
 pub const DEFAULT_LANE_WIDTH_M: f64 = 3.5;
+/// Camera to front bumper taken when `bumper_m` is left out: a windscreen camera in a car.
+pub const DEFAULT_BUMPER_M: f64 = 1.5;
 
 /// `camera:` as written. Every key is optional; see [`CameraSpec::check`] for the defaults.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -35,6 +37,9 @@ pub struct CameraConfig {
     pub horizon: Option<f64>,
     /// The lane width to expect, metres.
     pub lane_width_m: Option<f64>,
+    /// From the camera forward to the front bumper, metres: distances and times to collision
+    /// are the bumper's.
+    pub bumper_m: Option<f64>,
 }
 
 /// How the focal length is known.
@@ -62,6 +67,7 @@ pub struct CameraSpec {
     pub height_m: f64,
     pub horizon: Horizon,
     pub lane_width_m: f64,
+    pub bumper_m: f64,
 }
 
 impl CameraSpec {
@@ -95,6 +101,16 @@ impl CameraSpec {
             "a fraction of the frame's height",
         );
         range("lane_width_m", cfg.lane_width_m, 1.5, 6.0, "metres");
+        if let Some(b) = cfg.bumper_m
+            && !(b.is_finite() && (0.0..=6.0).contains(&b))
+        {
+            bad(
+                "bumper_m",
+                format!(
+                    "{b} is impossible; give the metres from the camera forward to the front bumper, 0 to 6"
+                ),
+            );
+        }
         if let Some(p) = cfg.principal
             && !p.iter().all(|v| v.is_finite() && *v > 0.0 && *v < 1.0)
         {
@@ -153,6 +169,13 @@ impl CameraSpec {
             height_m,
             horizon,
             lane_width_m: cfg.lane_width_m.unwrap_or(DEFAULT_LANE_WIDTH_M),
+            bumper_m: cfg.bumper_m.unwrap_or_else(|| {
+                diag.warning(
+                    format!("{key}.bumper_m"),
+                    format!("not given; assuming the front bumper {DEFAULT_BUMPER_M} m ahead of the camera"),
+                );
+                DEFAULT_BUMPER_M
+            }),
         })
     }
 
@@ -256,6 +279,7 @@ mod tests {
             hfov_deg: Some(90.0),
             pitch_deg: Some(10.0),
             height_m: Some(1.2),
+            bumper_m: Some(1.6),
             ..Default::default()
         });
         assert!(d.is_empty(), "{d:?}");

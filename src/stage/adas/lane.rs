@@ -2,10 +2,13 @@
 //!
 //! Rows below the horizon are scanned from near to far (every [`ROW_STEP`]-th row, out to
 //! [`Z_MAX`] metres); each run of lane pixels is a candidate marking point, projected to the
-//! ground (`x` right, `z` ahead). The left boundary's points are the nearest runs left of the
-//! track each row predicts (the last fit, else the vehicle's centre line), likewise the right;
-//! each side is a weighted least-squares line `x = a + b z` (a parabola once the points span
-//! [`CURVE_SPAN`] metres), refitted once without the points off it by more than [`GATE`]. A
+//! ground (`x` right, `z` ahead). Each side's marking is found by votes: every point votes for
+//! the lines `x = a + b z` through it (a few slopes, `a` in bins across the side's reach), and
+//! the side takes the line near last frame's boundary when that one has support, else the
+//! nearest line to the camera with enough support (a dashed marking has a quarter of a solid
+//! one's points, so "nearest" and not "strongest" picks the ego lane's and not the next
+//! lane's). The points within [`GATE`] of that line are fitted by weighted least squares
+//! (a parabola once they span [`CURVE_SPAN`] metres), refitted once without outliers. A
 //! side's confidence grows with how much of the range it covers and how closely its points lie
 //! on it. Nothing is allocated per frame: the point buffers live in [`LaneFitter`].
 
@@ -51,15 +54,29 @@ pub struct LaneFit {
 }
 
 /// Fits lanes frame after frame, reusing its buffers.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LaneFitter {
-    left: Vec<(f64, f64)>,
-    right: Vec<(f64, f64)>,
+    /// Every marking point of the frame, `(z, x)`.
+    points: Vec<(f64, f64)>,
+    side_pts: Vec<(f64, f64)>,
+    votes: [usize; VOTE_BINS],
+}
+
+impl Default for LaneFitter {
+    fn default() -> LaneFitter {
+        LaneFitter {
+            points: Vec::with_capacity(1024),
+            side_pts: Vec::with_capacity(512),
+            votes: [0; VOTE_BINS],
+        }
+    }
 }
 
 impl LaneFitter {
     /// The boundaries in `map` (`width` x `height` class indices) where the class is `lane`,
-    /// seen by `cam`; `prior` (the last frame's fit) says where to look first.
+    /// seen by `cam`; `prior` (the last frame's fit) settles which marking a side is when
+    /// several would do, and `lane_width` (m) bounds where a side may lie.
+    #[allow(clippy::too_many_arguments)]
     pub fn fit(
         &mut self,
         map: &[u8],
@@ -68,9 +85,9 @@ impl LaneFitter {
         lane: u8,
         cam: &Camera,
         prior: &LaneFit,
+        lane_width: f64,
     ) -> LaneFit {
-        self.left.clear();
-        self.right.clear();
+        self.points.clear();
         let v_far = cam.row_of_z(Z_MAX).ceil().max(0.0) as usize;
         let v_near = (cam.row_of_z(Z_MIN).floor() as usize).min(height.saturating_sub(1));
         let mut v = v_near;
@@ -79,15 +96,6 @@ impl LaneFitter {
                 break;
             };
             let m_per_px = z / cam.f;
-            let guess = |b: &Option<Boundary>, default: f64| b.map_or(default, |b| b.x_at(z));
-            let (gl, gr) = (guess(&prior.left, 0.0), guess(&prior.right, 0.0));
-            let centre = if prior.left.is_some() && prior.right.is_some() {
-                (gl + gr) / 2.0
-            } else {
-                0.0
-            };
-            // The nearest run on each side of the centre line.
-            let (mut best_l, mut best_r): (Option<f64>, Option<f64>) = (None, None);
             let row = &map[v * width..(v + 1) * width];
             let mut u = 0;
             while u < width {
@@ -100,33 +108,83 @@ impl LaneFitter {
                     u += 1;
                 }
                 let run_m = (u - start) as f64 * m_per_px;
-                if run_m > MAX_RUN_M {
-                    continue;
-                }
                 let x = ((start + u) as f64 / 2.0 - cam.cx) * m_per_px;
-                if x < centre {
-                    best_l = Some(best_l.map_or(x, |b: f64| b.max(x)));
-                } else if best_r.is_none() {
-                    best_r = Some(x);
+                if run_m <= MAX_RUN_M && x.abs() <= lane_width * 1.6 {
+                    self.points.push((z, x));
                 }
-            }
-            if let Some(x) = best_l {
-                self.left.push((z, x));
-            }
-            if let Some(x) = best_r {
-                self.right.push((z, x));
             }
             if v < ROW_STEP {
                 break;
             }
             v -= ROW_STEP;
         }
-        LaneFit {
-            left: fit_side(&mut self.left),
-            right: fit_side(&mut self.right),
+        let left = self.side(-1.0, prior.left.as_ref(), lane_width);
+        let right = self.side(1.0, prior.right.as_ref(), lane_width);
+        LaneFit { left, right }
+    }
+
+    /// The boundary on side `sign` (-1 left, +1 right): among the straight lines through the
+    /// points (slopes within [`MAX_SLOPE`]), the one nearest the camera with enough support,
+    /// or the one near the prior when it has support.
+    fn side(&mut self, sign: f64, prior: Option<&Boundary>, lane_width: f64) -> Option<Boundary> {
+        let reach = lane_width + 0.5;
+        let mut best: Option<(usize, f64, f64)> = None; // (votes, a, b) of the chosen line
+        let mut most = 0usize;
+        let mut cands: [(usize, f64, f64); VOTE_BINS] = [(0, 0.0, 0.0); VOTE_BINS];
+        for k in 0..SLOPES {
+            let b = -MAX_SLOPE + 2.0 * MAX_SLOPE * k as f64 / (SLOPES - 1) as f64;
+            self.votes.iter_mut().for_each(|v| *v = 0);
+            for &(z, x) in &self.points {
+                let a = (x - b * z) * sign;
+                if !(-0.3..reach).contains(&a) {
+                    continue;
+                }
+                let bin = ((a + 0.3) / VOTE_BIN_M) as usize;
+                if bin < VOTE_BINS {
+                    self.votes[bin] += 1;
+                }
+            }
+            for (bin, &n) in self.votes.iter().enumerate() {
+                // A bin and its neighbour: a marking's width may straddle two.
+                let n = n + self.votes.get(bin + 1).copied().unwrap_or(0);
+                if n > cands[bin].0 {
+                    cands[bin] = (n, (bin as f64 * VOTE_BIN_M - 0.3 + VOTE_BIN_M) * sign, b);
+                }
+                most = most.max(n);
+            }
         }
+        let enough = MIN_VOTES.max((most as f64 * 0.2) as usize);
+        // Near the prior (the same marking as the last frame) if it is supported...
+        if let Some(p) = prior {
+            best = cands
+                .iter()
+                .filter(|c| c.0 >= MIN_VOTES && (c.1 - p.c[0]).abs() < 0.5)
+                .max_by_key(|c| c.0)
+                .copied();
+        }
+        // ... else the nearest supported line: the ego lane's marking, not the next lane's.
+        if best.is_none() {
+            best = cands.iter().find(|c| c.0 >= enough).copied();
+        }
+        let (_, a, b) = best?;
+        self.side_pts.clear();
+        self.side_pts.extend(
+            self.points
+                .iter()
+                .filter(|&&(z, x)| (x - (a + b * z)).abs() <= GATE),
+        );
+        fit_side(&mut self.side_pts)
     }
 }
+
+/// Slopes tried (dx/dz), from `-MAX_SLOPE` to `MAX_SLOPE`.
+const SLOPES: usize = 17;
+pub const MAX_SLOPE: f64 = 0.12;
+/// Votes are counted in bins of this width (m) across a side's reach.
+const VOTE_BIN_M: f64 = 0.15;
+const VOTE_BINS: usize = 64;
+/// Points a line needs to be a boundary.
+const MIN_VOTES: usize = 6;
 
 /// Least squares of `x` on `z` (with `z^2` when the points span [`CURVE_SPAN`]), each point
 /// weighted by `1 / z` (far points are coarser); `None` for fewer than 6 points.
@@ -258,7 +316,7 @@ mod tests {
             &[(-2.15, 0.0, false), (1.35, 0.0, true), (4.85, 0.0, true)],
             &c,
         );
-        let fit = fitter.fit(&map, 960, 540, 2, &c, &LaneFit::default());
+        let fit = fitter.fit(&map, 960, 540, 2, &c, &LaneFit::default(), 3.5);
         let (l, r) = (fit.left.unwrap(), fit.right.unwrap());
         for z in [5.0, 15.0, 30.0] {
             assert!(
@@ -277,7 +335,7 @@ mod tests {
         assert!(r.confidence > 0.6, "{r:?}");
         // A bend to the left: x = x0 - 0.002 z^2.
         let map = paint(&[(-1.75, -0.002, false), (1.75, -0.002, false)], &c);
-        let fit = fitter.fit(&map, 960, 540, 2, &c, &fit);
+        let fit = fitter.fit(&map, 960, 540, 2, &c, &fit, 3.5);
         let r = fit.right.unwrap();
         assert!(
             (r.x_at(35.0) - (1.75 - 0.002 * 35.0 * 35.0)).abs() < 0.1,
@@ -289,11 +347,11 @@ mod tests {
     fn no_markings_give_no_boundary() {
         let c = cam();
         let map = vec![0u8; 960 * 540];
-        let fit = LaneFitter::default().fit(&map, 960, 540, 2, &c, &LaneFit::default());
+        let fit = LaneFitter::default().fit(&map, 960, 540, 2, &c, &LaneFit::default(), 3.5);
         assert_eq!(fit, LaneFit::default());
         // A painted area (a crossing) is not a marking.
         let map = vec![2u8; 960 * 540];
-        let fit = LaneFitter::default().fit(&map, 960, 540, 2, &c, &LaneFit::default());
+        let fit = LaneFitter::default().fit(&map, 960, 540, 2, &c, &LaneFit::default(), 3.5);
         assert_eq!(fit, LaneFit::default());
     }
 }

@@ -54,6 +54,8 @@ pub fn distance(cam: &Camera, bbox: [f32; 4], prior: Option<(f64, f64)>) -> Opti
 /// What a track's history says now.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Motion {
+    /// The distance the window's line gives now, m.
+    pub distance: Option<f64>,
     /// d(distance)/dt, m/s (negative: closing).
     pub range_rate: Option<f64>,
     /// Distance over closing speed, s; `None` when not closing.
@@ -104,6 +106,7 @@ impl History {
             .then(|| inv_now / -inv_rate)
             .filter(|t| *t * MIN_CLOSING_MPS < d_now.max(1.0));
         Motion {
+            distance: Some(d_now),
             range_rate: Some(range_rate),
             ttc,
             ttc_scale,
@@ -112,7 +115,7 @@ impl History {
 }
 
 /// The least-squares slope of `(t, y)` and the line's value at `t_now`.
-fn slope(pts: impl Iterator<Item = (f64, f64)> + Clone, t_now: f64) -> (f64, f64) {
+pub(super) fn slope(pts: impl Iterator<Item = (f64, f64)> + Clone, t_now: f64) -> (f64, f64) {
     let (mut n, mut st, mut sy) = (0.0, 0.0, 0.0);
     for (t, y) in pts.clone() {
         n += 1.0;

@@ -1,0 +1,469 @@
+//! One stream's driver-assistance state, frame after frame: the ego lane (fitted, smoothed over
+//! PTS time, followed across lane changes), the lateral offset and its rate, the lead vehicle
+//! with its distance and time to collision, the vulnerable road users in the path, and the
+//! warnings with their hysteresis. Every rate is over the stream's clock; a value that could not
+//! be measured is `None`. When time runs backwards (a restarted stream) everything starts over,
+//! open warnings closed first.
+
+use super::camera::{Camera, CameraSpec};
+use super::lane::{Boundary, LaneFit, LaneFitter, Z_MIN};
+use super::lead::{History, Motion, distance, slope, width_prior};
+use super::warn::{Debounce, Edge, Worse};
+use crate::frame::Detection;
+use crate::frame::adas::{
+    ActiveWarning, AdasEvent, AdasState, EgoLane, LANE_POLY_STEPS, Lead, Severity, Vru, WarningKind,
+};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// The checked thresholds and classes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Params {
+    pub camera: CameraSpec,
+    pub vehicles: Vec<String>,
+    pub vulnerable: Vec<String>,
+    /// Forward collision: time to collision below this (s) while closing.
+    pub fcw_ttc_s: f64,
+    /// ... critical below this (s).
+    pub fcw_critical_ttc_s: f64,
+    /// Lane departure: the vehicle centre this far (m) from the lane centre...
+    pub ldw_offset_m: f64,
+    /// ... moving outward at least this fast (m/s)...
+    pub ldw_min_rate_mps: f64,
+    /// ... while the lane fit is at least this sure.
+    pub min_lane_confidence: f64,
+    /// Pedestrian in path: a vulnerable road user in the corridor nearer than this (m).
+    pub pedestrian_distance_m: f64,
+    /// Headway: distance over ego speed below this (s), when the ego speed is known.
+    pub headway_s: f64,
+    /// A condition must hold this long (s) before its warning starts...
+    pub min_on_s: f64,
+    /// ... and be off this long (s) before it ends.
+    pub min_off_s: f64,
+}
+
+/// Time constant (s) of the lane boundaries' smoothing.
+const LANE_TAU_S: f64 = 0.25;
+/// A boundary not seen for this long (s) is forgotten; until then it coasts.
+const COAST_S: f64 = 0.6;
+/// A new fit this far (m, at the camera) from the smoothed boundary replaces it at once.
+const JUMP_M: f64 = 0.6;
+/// The offset's rate is fitted over this window (s).
+const OFFSET_WINDOW_S: f64 = 0.5;
+/// Widths (m) accepted as a lane's.
+const LANE_WIDTH_RANGE: (f64, f64) = (2.4, 5.0);
+/// A vehicle is in the path when it overlaps the corridor by this much (m).
+const IN_PATH_OVERLAP_M: f64 = 0.5;
+/// People count as in the path this far (m) outside the lane's boundaries.
+const VRU_MARGIN_M: f64 = 0.5;
+/// A track's history is dropped once it has not been seen for this long (s).
+const TRACK_FORGET_S: f64 = 1.0;
+/// Below this ego speed (m/s) there is no headway.
+const MIN_HEADWAY_SPEED_MPS: f64 = 2.0;
+
+/// What one frame gives the analysis.
+pub struct Inputs<'a> {
+    /// Seconds on the stream's clock.
+    pub t: f64,
+    pub width: u32,
+    pub height: u32,
+    /// The lane head's class map (`width * height`) and the lane-marking class in it.
+    pub lane_map: Option<(&'a [u8], u8)>,
+    pub detections: &'a [Detection],
+    /// Ego speed (m/s), when known.
+    pub ego_speed: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Side {
+    b: Boundary,
+    last_seen: f64,
+}
+
+/// One warning kind's hysteresis and how bad a given peak is.
+struct Warning {
+    kind: WarningKind,
+    debounce: Debounce,
+}
+
+pub struct StreamAdas {
+    fitter: LaneFitter,
+    left: Option<Side>,
+    right: Option<Side>,
+    width_m: f64,
+    last_t: Option<f64>,
+    offsets: VecDeque<(f64, f64)>,
+    tracks: HashMap<u64, (History, f64)>,
+    warnings: [Warning; 4],
+}
+
+impl StreamAdas {
+    pub fn new(p: &Params) -> StreamAdas {
+        let w = |kind, worse| Warning {
+            kind,
+            debounce: Debounce::new(p.min_on_s, p.min_off_s, worse),
+        };
+        StreamAdas {
+            fitter: LaneFitter::default(),
+            left: None,
+            right: None,
+            width_m: p.camera.lane_width_m,
+            last_t: None,
+            offsets: VecDeque::with_capacity(64),
+            tracks: HashMap::new(),
+            warnings: [
+                w(WarningKind::ForwardCollision, Worse::Lower),
+                w(WarningKind::LaneDeparture, Worse::Higher),
+                w(WarningKind::PedestrianInPath, Worse::Lower),
+                w(WarningKind::Headway, Worse::Lower),
+            ],
+        }
+    }
+
+    /// The analysis of one frame.
+    pub fn update(&mut self, p: &Params, stream: &Arc<str>, inp: &Inputs) -> AdasState {
+        let t = inp.t;
+        let mut state = AdasState::default();
+        if self.last_t.is_some_and(|l| t < l) {
+            // A restarted stream: close what is open, forget the past.
+            self.close_all(stream, t, &mut state.events);
+            *self = StreamAdas::new(p);
+        }
+        let dt = self.last_t.map_or(0.0, |l| t - l);
+        self.last_t = Some(t);
+        let cam = p.camera.on_frame(inp.width, inp.height);
+
+        state.lane = self.lane(p, &cam, inp, dt);
+        let lane_ok = state
+            .lane
+            .is_some_and(|l| l.confidence >= p.min_lane_confidence);
+
+        // Vehicles: every tracked one's history; the nearest in the corridor is the lead.
+        let mut lead: Option<(f64, &Detection, Motion)> = None;
+        for d in inp.detections {
+            let Some(id) = d.track_id else { continue };
+            if !p.vehicles.iter().any(|v| **v == *d.label) {
+                continue;
+            }
+            let prior = width_prior(&d.label);
+            let Some(z) = distance(&cam, d.bbox, prior) else {
+                continue;
+            };
+            let w_px = (d.bbox[2] - d.bbox[0]) as f64;
+            let entry = self.tracks.entry(id).or_default();
+            entry.1 = t;
+            let motion = entry.0.update(t, z, w_px);
+            let xc = ((d.bbox[0] + d.bbox[2]) as f64 / 2.0 - cam.cx) * z / cam.f;
+            let half = (w_px * z / cam.f / 2.0).min(prior.map_or(f64::MAX, |p| p.0 / 2.0));
+            let (lo, hi) = self.corridor(z);
+            let overlap = hi.min(xc + half) - lo.max(xc - half);
+            if overlap >= IN_PATH_OVERLAP_M.min(half) && lead.as_ref().is_none_or(|l| z < l.0) {
+                lead = Some((z, d, motion));
+            }
+        }
+        self.tracks
+            .retain(|_, (_, seen)| t - *seen <= TRACK_FORGET_S);
+        let bumper = p.camera.bumper_m;
+        state.lead = lead.map(|(z, d, m)| {
+            let gap = (z - bumper).max(0.0);
+            Lead {
+                track_id: d.track_id.expect("tracked"),
+                label: d.label.clone(),
+                bbox: d.bbox,
+                distance_m: gap,
+                relative_speed_mps: m.range_rate,
+                // The bumper's time: the window's distance less the camera's overhang.
+                ttc_s: m
+                    .ttc
+                    .and(m.range_rate)
+                    .and_then(|r| Some((m.distance? - bumper).max(0.0) / -r)),
+                ttc_scale_s: m.ttc_scale.map(|s| s * (gap / z.max(0.1))),
+                headway_s: inp
+                    .ego_speed
+                    .filter(|v| *v >= MIN_HEADWAY_SPEED_MPS)
+                    .map(|v| gap / v),
+            }
+        });
+
+        // People in the path.
+        for d in inp.detections {
+            if !p.vulnerable.iter().any(|v| **v == *d.label) {
+                continue;
+            }
+            let Some(z) = distance(&cam, d.bbox, width_prior(&d.label)) else {
+                continue;
+            };
+            let x = ((d.bbox[0] + d.bbox[2]) as f64 / 2.0 - cam.cx) * z / cam.f;
+            let (lo, hi) = self.corridor(z);
+            if x >= lo - VRU_MARGIN_M && x <= hi + VRU_MARGIN_M {
+                state.vrus.push(Vru {
+                    track_id: d.track_id,
+                    label: d.label.clone(),
+                    distance_m: (z - p.camera.bumper_m).max(0.0),
+                    x_m: x,
+                });
+            }
+        }
+        state
+            .vrus
+            .sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+
+        // The warnings' conditions.
+        let fcw = state.lead.as_ref().and_then(|l| {
+            let ttc = l.ttc_s?;
+            let confirmed =
+                l.ttc_scale_s.is_some_and(|s| s < 2.0 * p.fcw_ttc_s) || ttc < 0.6 * p.fcw_ttc_s;
+            (ttc < p.fcw_ttc_s && confirmed).then_some((ttc, Some(l.track_id)))
+        });
+        let ldw = state.lane.filter(|_| lane_ok).and_then(|l| {
+            let (o, r) = (l.offset_m?, l.offset_rate_mps?);
+            (o.abs() >= p.ldw_offset_m && r * o.signum() >= p.ldw_min_rate_mps)
+                .then_some((o.abs(), None))
+        });
+        let pip = state
+            .vrus
+            .first()
+            .filter(|v| v.distance_m <= p.pedestrian_distance_m)
+            .map(|v| (v.distance_m, v.track_id));
+        let headway = state.lead.as_ref().and_then(|l| {
+            l.headway_s
+                .filter(|h| *h < p.headway_s)
+                .map(|h| (h, Some(l.track_id)))
+        });
+        for (w, cond) in self.warnings.iter_mut().zip([fcw, ldw, pip, headway]) {
+            if let Some(edge) = w.debounce.update(t, cond) {
+                state.events.push(event(p, w, edge, stream, t));
+            }
+            if let Some(a) = w.debounce.active() {
+                state.active.push(ActiveWarning {
+                    kind: w.kind,
+                    start_pts_s: a.start,
+                    peak: a.peak,
+                    severity: severity(p, w.kind, Some(a.peak)),
+                    track_id: a.track,
+                });
+            }
+        }
+        state
+    }
+
+    fn close_all(&mut self, stream: &Arc<str>, t: f64, out: &mut Vec<AdasEvent>) {
+        for w in &mut self.warnings {
+            if let Some(edge) = w.debounce.finish() {
+                out.push(event_of(w.kind, edge, stream, t, Severity::Warning));
+            }
+        }
+    }
+
+    /// The corridor's `(left, right)` x (m) at `z` metres ahead: the lane when it is known,
+    /// else a lane's width around the camera.
+    fn corridor(&self, z: f64) -> (f64, f64) {
+        let w = self.width_m;
+        match (&self.left, &self.right) {
+            (Some(l), Some(r)) => (l.b.x_at(z), r.b.x_at(z)),
+            (Some(l), None) => (l.b.x_at(z), l.b.x_at(z) + w),
+            (None, Some(r)) => (r.b.x_at(z) - w, r.b.x_at(z)),
+            (None, None) => (-w / 2.0, w / 2.0),
+        }
+    }
+
+    /// Fits, smooths and follows the ego lane; `None` when no boundary is known.
+    fn lane(&mut self, p: &Params, cam: &Camera, inp: &Inputs, dt: f64) -> Option<EgoLane> {
+        let t = inp.t;
+        let fit = match inp.lane_map {
+            Some((map, class)) => {
+                let prior = LaneFit {
+                    left: self.left.map(|s| s.b),
+                    right: self.right.map(|s| s.b),
+                };
+                self.fitter.fit(
+                    map,
+                    inp.width as usize,
+                    inp.height as usize,
+                    class,
+                    cam,
+                    &prior,
+                    self.width_m,
+                )
+            }
+            None => LaneFit::default(),
+        };
+        let a = 1.0 - (-dt / LANE_TAU_S).exp();
+        for (side, new) in [(&mut self.left, fit.left), (&mut self.right, fit.right)] {
+            match (side.as_mut(), new) {
+                (Some(s), Some(n)) if (n.c[0] - s.b.c[0]).abs() < JUMP_M => {
+                    for (c, nc) in s.b.c.iter_mut().zip(n.c) {
+                        *c += a * (nc - *c);
+                    }
+                    s.b.confidence += a * (n.confidence - s.b.confidence);
+                    s.b.points = n.points;
+                    s.b.z_far = n.z_far;
+                    s.last_seen = t;
+                }
+                (_, Some(n)) => *side = Some(Side { b: n, last_seen: t }),
+                (Some(s), None) if t - s.last_seen > COAST_S => *side = None,
+                _ => {}
+            }
+        }
+        // Across a boundary (the camera past the marking): the ego is in the next lane now;
+        // the crossed marking is its other side, and its far side is expected a width away.
+        let w = self.width_m;
+        let shifted = |s: Side, by: f64| {
+            let mut b = s.b;
+            b.c[0] += by;
+            b.confidence = 0.0;
+            Side {
+                b,
+                last_seen: t - COAST_S / 2.0,
+            }
+        };
+        if let Some(l) = self.left
+            && l.b.c[0] > 0.0
+        {
+            self.right = Some(l);
+            self.left = Some(shifted(l, -w));
+            self.offsets.clear();
+        } else if let Some(r) = self.right
+            && r.b.c[0] < 0.0
+        {
+            self.left = Some(r);
+            self.right = Some(shifted(r, w));
+            self.offsets.clear();
+        }
+        let seen = |s: &Option<Side>| s.filter(|s| s.last_seen == t || s.b.confidence > 0.0);
+        let (left, right) = (seen(&self.left), seen(&self.right));
+        let (centre, confidence) = match (left, right) {
+            (Some(l), Some(r)) => {
+                let width = r.b.c[0] - l.b.c[0];
+                if (LANE_WIDTH_RANGE.0..=LANE_WIDTH_RANGE.1).contains(&width) {
+                    self.width_m += a * (width - self.width_m);
+                }
+                (
+                    (l.b.c[0] + r.b.c[0]) / 2.0,
+                    l.b.confidence.min(r.b.confidence),
+                )
+            }
+            (Some(l), None) => (l.b.c[0] + w / 2.0, l.b.confidence / 2.0),
+            (None, Some(r)) => (r.b.c[0] - w / 2.0, r.b.confidence / 2.0),
+            (None, None) => {
+                self.offsets.clear();
+                return None;
+            }
+        };
+        let offset = -centre;
+        if self.offsets.back().is_some_and(|o| o.0 >= t) {
+            self.offsets.clear();
+        }
+        self.offsets.push_back((t, offset));
+        while self
+            .offsets
+            .front()
+            .is_some_and(|o| o.0 < t - OFFSET_WINDOW_S)
+        {
+            self.offsets.pop_front();
+        }
+        let rate = (self.offsets.len() >= 3
+            && t - self.offsets.front().map_or(t, |o| o.0) >= OFFSET_WINDOW_S / 2.0)
+            .then(|| slope(self.offsets.iter().copied(), t).0);
+        let mut lane = EgoLane {
+            left: left.map(|s| s.b.c),
+            right: right.map(|s| s.b.c),
+            confidence,
+            width_m: (left.is_some() && right.is_some()).then_some(self.width_m),
+            offset_m: Some(offset),
+            offset_rate_mps: rate,
+            polygon_px: [[0.0; 2]; 2 * LANE_POLY_STEPS],
+            polygon_len: 0,
+        };
+        self.polygon(
+            cam,
+            p,
+            &mut lane,
+            left.or(right).map_or(30.0, |s| s.b.z_far),
+        );
+        Some(lane)
+    }
+
+    /// The lane on the image, from the bottom row out to `z_far`.
+    fn polygon(&self, cam: &Camera, _p: &Params, lane: &mut EgoLane, z_far: f64) {
+        let z_near = cam.z_of_row(cam.height - 1.0).unwrap_or(Z_MIN).max(1.0);
+        let z_far = z_far.clamp(z_near + 1.0, 60.0);
+        let n = LANE_POLY_STEPS;
+        for k in 0..n {
+            // Evenly in 1/z: even on the image.
+            let inv = 1.0 / z_near + (1.0 / z_far - 1.0 / z_near) * k as f64 / (n - 1) as f64;
+            let z = 1.0 / inv;
+            let (lo, hi) = self.corridor(z);
+            let (ul, v) = cam.image(lo, z);
+            let (ur, _) = cam.image(hi, z);
+            lane.polygon_px[k] = [ul as f32, v as f32];
+            lane.polygon_px[2 * n - 1 - k] = [ur as f32, v as f32];
+        }
+        lane.polygon_len = 2 * n;
+    }
+}
+
+fn event(p: &Params, w: &Warning, edge: Edge, stream: &Arc<str>, t: f64) -> AdasEvent {
+    let peak = match edge {
+        Edge::Start { .. } => w.debounce.active().map(|a| a.peak),
+        Edge::End { peak, .. } => Some(peak),
+    };
+    let mut e = event_of(w.kind, edge, stream, t, severity(p, w.kind, peak));
+    if let (Edge::Start { .. }, Some(a)) = (edge, w.debounce.active()) {
+        e.track_id = a.track;
+    }
+    e
+}
+
+/// Critical: a TTC under the critical time, a pedestrian at under half the warning distance,
+/// the vehicle centre past the marking.
+fn severity(p: &Params, kind: WarningKind, peak: Option<f64>) -> Severity {
+    match (kind, peak) {
+        (WarningKind::ForwardCollision, Some(v)) if v < p.fcw_critical_ttc_s => Severity::Critical,
+        (WarningKind::PedestrianInPath, Some(v)) if v < p.pedestrian_distance_m / 2.0 => {
+            Severity::Critical
+        }
+        (WarningKind::LaneDeparture, Some(v)) if v >= p.camera.lane_width_m / 2.0 => {
+            Severity::Critical
+        }
+        _ => Severity::Warning,
+    }
+}
+
+fn event_of(
+    kind: WarningKind,
+    edge: Edge,
+    stream: &Arc<str>,
+    t: f64,
+    severity: Severity,
+) -> AdasEvent {
+    match edge {
+        Edge::Start { t: start } => AdasEvent {
+            kind,
+            edge: "start",
+            stream: stream.clone(),
+            at_pts_s: t,
+            start_pts_s: start,
+            end_pts_s: None,
+            severity,
+            track_id: None,
+            peak: None,
+        },
+        Edge::End {
+            start,
+            t: end,
+            peak,
+            track,
+        } => AdasEvent {
+            kind,
+            edge: "end",
+            stream: stream.clone(),
+            at_pts_s: t,
+            start_pts_s: start,
+            end_pts_s: Some(end),
+            severity,
+            track_id: track,
+            peak: Some(peak),
+        },
+    }
+}
