@@ -7,7 +7,7 @@
 
 use super::camera::{Camera, CameraSpec};
 use super::lane::{Boundary, LaneFit, LaneFitter, Z_MIN};
-use super::lead::{History, Motion, distance, slope, width_prior};
+use super::lead::{History, Motion, distance, plausible, slope, width_prior};
 use super::warn::{Debounce, Edge, Worse};
 use crate::frame::Detection;
 use crate::frame::adas::{
@@ -54,6 +54,8 @@ const OFFSET_WINDOW_S: f64 = 0.5;
 const LANE_WIDTH_RANGE: (f64, f64) = (2.4, 5.0);
 /// A vehicle is in the path when it overlaps the corridor by this much (m).
 const IN_PATH_OVERLAP_M: f64 = 0.5;
+/// A vehicle whose ground and width distances differ by more than this factor is not a lead.
+const MAX_DISTANCE_RATIO: f64 = 1.5;
 /// People count as in the path this far (m) outside the lane's boundaries.
 const VRU_MARGIN_M: f64 = 0.5;
 /// A track's history is dropped once it has not been seen for this long (s).
@@ -153,9 +155,16 @@ impl StreamAdas {
             let entry = self.tracks.entry(id).or_default();
             entry.1 = t;
             let motion = entry.0.update(t, z, w_px);
-            let xc = ((d.bbox[0] + d.bbox[2]) as f64 / 2.0 - cam.cx) * z / cam.f;
-            let half = (w_px * z / cam.f / 2.0).min(prior.map_or(f64::MAX, |p| p.0 / 2.0));
-            let (lo, hi) = self.corridor(z);
+            // A box cut by the frame's side shows no rear: not the vehicle ahead.
+            let cut = d.bbox[0] <= 1.0 || d.bbox[2] as f64 >= cam.width - 1.0;
+            if cut || !plausible(&cam, d.bbox, prior, MAX_DISTANCE_RATIO) {
+                continue;
+            }
+            // Sideways from the ground contact (the box's bottom), whatever the class.
+            let zg = cam.z_of_row(d.bbox[3] as f64).unwrap_or(z);
+            let xc = ((d.bbox[0] + d.bbox[2]) as f64 / 2.0 - cam.cx) * zg / cam.f;
+            let half = (w_px * zg / cam.f / 2.0).min(prior.map_or(f64::MAX, |p| p.0 / 2.0));
+            let (lo, hi) = self.corridor(zg);
             let overlap = hi.min(xc + half) - lo.max(xc - half);
             if overlap >= IN_PATH_OVERLAP_M.min(half) && lead.as_ref().is_none_or(|l| z < l.0) {
                 lead = Some((z, d, motion));

@@ -59,7 +59,7 @@ pub struct LaneFitter {
     /// Every marking point of the frame, `(z, x)`.
     points: Vec<(f64, f64)>,
     side_pts: Vec<(f64, f64)>,
-    votes: [usize; VOTE_BINS],
+    votes: [(f64, usize); VOTE_BINS],
 }
 
 impl Default for LaneFitter {
@@ -67,7 +67,7 @@ impl Default for LaneFitter {
         LaneFitter {
             points: Vec::with_capacity(1024),
             side_pts: Vec::with_capacity(512),
-            votes: [0; VOTE_BINS],
+            votes: [(0.0, 0); VOTE_BINS],
         }
     }
 }
@@ -128,12 +128,13 @@ impl LaneFitter {
     /// or the one near the prior when it has support.
     fn side(&mut self, sign: f64, prior: Option<&Boundary>, lane_width: f64) -> Option<Boundary> {
         let reach = lane_width + 0.5;
-        let mut best: Option<(usize, f64, f64)> = None; // (votes, a, b) of the chosen line
-        let mut most = 0usize;
-        let mut cands: [(usize, f64, f64); VOTE_BINS] = [(0, 0.0, 0.0); VOTE_BINS];
+        // Per bin, the best slope's (weight, points, a, b). Points weigh z^2 (up to 30 m), so
+        // that each metre of road counts alike (rows crowd near the camera).
+        let mut cands = [(0.0f64, 0usize, 0.0f64, 0.0f64); VOTE_BINS];
+        let mut most = 0.0f64;
         for k in 0..SLOPES {
             let b = -MAX_SLOPE + 2.0 * MAX_SLOPE * k as f64 / (SLOPES - 1) as f64;
-            self.votes.iter_mut().for_each(|v| *v = 0);
+            self.votes.iter_mut().for_each(|v| *v = (0.0, 0));
             for &(z, x) in &self.points {
                 let a = (x - b * z) * sign;
                 if !(-0.3..reach).contains(&a) {
@@ -141,37 +142,37 @@ impl LaneFitter {
                 }
                 let bin = ((a + 0.3) / VOTE_BIN_M) as usize;
                 if bin < VOTE_BINS {
-                    self.votes[bin] += 1;
+                    let zc = z.min(30.0);
+                    self.votes[bin].0 += zc * zc / 100.0;
+                    self.votes[bin].1 += 1;
                 }
             }
-            for (bin, &n) in self.votes.iter().enumerate() {
+            for bin in 0..VOTE_BINS {
                 // A bin and its neighbour: a marking's width may straddle two.
-                let n = n + self.votes.get(bin + 1).copied().unwrap_or(0);
-                if n > cands[bin].0 {
-                    cands[bin] = (n, (bin as f64 * VOTE_BIN_M - 0.3 + VOTE_BIN_M) * sign, b);
+                let (w0, n0) = self.votes[bin];
+                let (w1, n1) = self.votes.get(bin + 1).copied().unwrap_or((0.0, 0));
+                let (w, n) = (w0 + w1, n0 + n1);
+                if w > cands[bin].0 {
+                    cands[bin] = (w, n, (bin as f64 * VOTE_BIN_M - 0.3 + VOTE_BIN_M) * sign, b);
                 }
-                most = most.max(n);
+                most = most.max(w);
             }
         }
-        let enough = MIN_VOTES.max((most as f64 * 0.2) as usize);
+        let supported = |c: &&(f64, usize, f64, f64)| c.1 >= MIN_VOTES && c.0 >= 0.2 * most;
         // Near the prior (the same marking as the last frame) if it is supported...
-        if let Some(p) = prior {
-            best = cands
+        let near_prior = prior.and_then(|p| {
+            cands
                 .iter()
-                .filter(|c| c.0 >= MIN_VOTES && (c.1 - p.c[0]).abs() < 0.5)
-                .max_by_key(|c| c.0)
-                .copied();
-        }
+                .filter(|c| c.1 >= MIN_VOTES && (c.2 - p.c[0]).abs() < 0.5)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+        });
         // ... else the nearest supported line: the ego lane's marking, not the next lane's.
-        if best.is_none() {
-            best = cands.iter().find(|c| c.0 >= enough).copied();
-        }
-        let (_, a, b) = best?;
+        let (_, _, a, b) = *near_prior.or_else(|| cands.iter().find(supported))?;
         self.side_pts.clear();
         self.side_pts.extend(
             self.points
                 .iter()
-                .filter(|&&(z, x)| (x - (a + b * z)).abs() <= GATE),
+                .filter(|&&(z, x)| (x - (a + b * z)).abs() <= 2.0 * GATE),
         );
         fit_side(&mut self.side_pts)
     }
@@ -183,7 +184,7 @@ pub const MAX_SLOPE: f64 = 0.12;
 /// Votes are counted in bins of this width (m) across a side's reach.
 const VOTE_BIN_M: f64 = 0.15;
 const VOTE_BINS: usize = 64;
-/// Points a line needs to be a boundary.
+/// Points a line needs to be a boundary (and a fifth of the best line's weight).
 const MIN_VOTES: usize = 6;
 
 /// Least squares of `x` on `z` (with `z^2` when the points span [`CURVE_SPAN`]), each point

@@ -16,6 +16,8 @@ use std::collections::VecDeque;
 pub const WINDOW_S: f64 = 0.8;
 /// A rate needs at least this much history, seconds.
 pub const MIN_SPAN_S: f64 = 0.3;
+/// A track unseen for longer than this (s) starts its history again.
+pub const MAX_GAP_S: f64 = 0.3;
 /// Closing slower than this (m/s) is not closing: no time to collision.
 pub const MIN_CLOSING_MPS: f64 = 0.3;
 /// Rows of pitch uncertainty behind the ground-plane estimate.
@@ -32,22 +34,47 @@ pub fn width_prior(label: &str) -> Option<(f64, f64)> {
     }
 }
 
-/// The distance (m) of the object in `bbox` (source pixels) whose width prior is `prior`;
-/// `None` when its bottom is at or above the horizon and no width prior helps.
+/// The two estimates of an object's distance (m): from the ground under its box's bottom edge
+/// (`None` at or above the horizon) and from its width against the class's typical width.
+pub fn estimates(
+    cam: &Camera,
+    bbox: [f32; 4],
+    prior: Option<(f64, f64)>,
+) -> (Option<f64>, Option<f64>) {
+    (
+        cam.z_of_row(bbox[3] as f64),
+        prior.and_then(|(w, _)| cam.z_of_width(w, (bbox[2] - bbox[0]) as f64)),
+    )
+}
+
+/// The distance (m) of the object in `bbox` (source pixels) whose width prior is `prior`, the
+/// two estimates fused by their variances; `None` when neither is known.
 pub fn distance(cam: &Camera, bbox: [f32; 4], prior: Option<(f64, f64)>) -> Option<f64> {
-    let ground = cam.z_of_row(bbox[3] as f64).map(|z| {
+    let (g, w) = estimates(cam, bbox, prior);
+    let ground = g.map(|z| {
         let sigma = z * z * ROW_SIGMA_PX / (cam.f * cam.height_m);
         (z, sigma * sigma)
     });
-    let width = prior.and_then(|(w, spread)| {
-        let z = cam.z_of_width(w, (bbox[2] - bbox[0]) as f64)?;
+    let width = w.zip(prior).map(|(z, (w, spread))| {
         let sigma = z * spread / w;
-        Some((z, sigma * sigma))
+        (z, sigma * sigma)
     });
     match (ground, width) {
         (Some((a, va)), Some((b, vb))) => Some((a * vb + b * va) / (va + vb)),
         (Some((a, _)), None) | (None, Some((a, _))) => Some(a),
         (None, None) => None,
+    }
+}
+
+/// Whether a box's two distances agree within `ratio` (a box whose width says twice the
+/// distance its ground contact says is no vehicle of that class: a false detection, or one
+/// seen from the side). Boxes cut by the frame's edge, or with one estimate only, pass.
+pub fn plausible(cam: &Camera, bbox: [f32; 4], prior: Option<(f64, f64)>, ratio: f64) -> bool {
+    let cut =
+        bbox[0] <= 2.0 || bbox[2] as f64 >= cam.width - 2.0 || bbox[3] as f64 >= cam.height - 2.0;
+    match estimates(cam, bbox, prior) {
+        (Some(g), Some(w)) if !cut => g.max(w) / g.min(w).max(1e-6) <= ratio,
+        _ => true,
     }
 }
 
@@ -75,7 +102,7 @@ impl History {
     /// Adds the sample at `t` (forgetting what left the window, or everything when time went
     /// backwards) and says what the window gives.
     pub fn update(&mut self, t: f64, distance: f64, width_px: f64) -> Motion {
-        if self.samples.back().is_some_and(|s| s.0 >= t) {
+        if self.samples.back().is_some_and(|s| s.0 >= t) || self.jumps(t, distance, width_px) {
             self.samples.clear();
         }
         self.samples.push_back((t, distance, width_px));
@@ -83,6 +110,21 @@ impl History {
             self.samples.pop_front();
         }
         self.motion()
+    }
+
+    /// Whether a sample is off the window's line by more than a vehicle could move: the track
+    /// went over to another object (an identity switch), so its past says nothing.
+    fn jumps(&self, t: f64, distance: f64, width_px: f64) -> bool {
+        let Some(last) = self.samples.back() else {
+            return false;
+        };
+        let dt = (t - last.0).max(0.0);
+        // Lost for a while and found again: perhaps on another object.
+        let lost = dt > MAX_GAP_S;
+        // 30 m/s of closing or opening, plus a tenth of the distance for the estimate's noise.
+        let far = (distance - last.1).abs() > 30.0 * dt + 0.1 * last.1.max(distance) + 0.5;
+        let resized = width_px.max(last.2) > 1.3 * width_px.min(last.2).max(1.0) + 4.0;
+        lost || far || resized
     }
 
     pub fn clear(&mut self) {
