@@ -73,6 +73,7 @@ kinds! {
     SinkSpec: dyn SinkKind {
         Video => sink::video::Spec,
         Jsonl => sink::jsonl::Spec,
+        Events => sink::events::Spec,
         Mask => sink::mask::Spec,
         Mot => sink::mot::Spec,
         Rtsp => sink::rtsp::Spec,

@@ -10,6 +10,9 @@ pub struct Trails {
     span_s: f64,
     points: HashMap<u64, VecDeque<(f64, Point)>>,
     last_t: f64,
+    /// The labels placed on the frame being drawn (reused).
+    placed: Vec<[i32; 4]>,
+    text: String,
 }
 
 impl Trails {
@@ -19,6 +22,8 @@ impl Trails {
             span_s,
             points: HashMap::new(),
             last_t: f64::NEG_INFINITY,
+            placed: Vec::with_capacity(64),
+            text: String::with_capacity(64),
         }
     }
 
@@ -77,8 +82,9 @@ pub fn class_color(class_id: u32) -> Scalar {
     Scalar::new(b, g, r, 0.0)
 }
 
-/// Paints the segmentation heads (in order), then the tracks' trails, then every detection
-/// (with its track id, when it has one) over them.
+/// Paints the segmentation heads (in order), the ego lane, then the tracks' trails, then every
+/// detection (with its track id, when it has one) over them, then the driver-assistance HUD
+/// ([`super::hud`]). Labels are placed so that none overlaps another or leaves the frame.
 pub fn draw(
     frame: &mut Frame,
     label_buf: &mut String,
@@ -99,6 +105,9 @@ pub fn draw(
         crate::segment::blend(image, &s.map, &s.style);
     }
     let (w, h) = (frame.width as i32, frame.height as i32);
+    if let Some(lane) = frame.adas.as_ref().and_then(|a| a.lane.as_ref()) {
+        super::hud::fill_lane(image, w as usize, h as usize, lane);
+    }
     // SAFETY: the image outlives `mat`, is packed BGR of w x h, and nothing else touches it meanwhile.
     let mut mat = unsafe {
         Mat::new_rows_cols_with_data_unsafe(
@@ -112,6 +121,18 @@ pub fn draw(
     let thickness = ((w.min(h) as f32 / 360.0).round() as i32).max(1);
     let font_scale = (w.min(h) as f64 / 900.0).max(0.4);
     trails.draw(&mut mat, thickness)?;
+    trails.placed.clear();
+    if let Some(a) = frame.adas.as_deref() {
+        // The HUD first: its banner and gauge keep their places; the lead's label goes first.
+        super::hud::overlay(
+            &mut mat,
+            a,
+            &mut trails.placed,
+            &mut trails.text,
+            font_scale,
+            thickness,
+        )?;
+    }
     for d in &frame.detections {
         let color = class_color(d.class_id);
         let [x1, y1, x2, y2] = d.bbox.map(|v| v.round() as i32);
@@ -129,37 +150,14 @@ pub fn draw(
             Some(id) => write!(label_buf, "{} #{id} {:.2}", d.label, d.score),
             None => write!(label_buf, "{} {:.2}", d.label, d.score),
         };
-        let mut baseline = 0;
-        let size = imgproc::get_text_size(
-            label_buf,
-            imgproc::FONT_HERSHEY_SIMPLEX,
-            font_scale,
-            1,
-            &mut baseline,
-        )?;
-        let ty = if y1 - size.height - 4 >= 0 {
-            y1 - size.height - 4
-        } else {
-            y1
-        };
-        imgproc::rectangle(
+        super::hud::label(
             &mut mat,
-            Rect::new(x1, ty, size.width + 4, size.height + baseline + 2),
+            &mut trails.placed,
+            label_buf,
+            [x1, y1, x2, y2],
             color,
-            imgproc::FILLED,
-            imgproc::LINE_8,
-            0,
-        )?;
-        imgproc::put_text(
-            &mut mat,
-            label_buf,
-            Point::new(x1 + 2, ty + size.height + 1),
-            imgproc::FONT_HERSHEY_SIMPLEX,
             font_scale,
-            Scalar::new(255.0, 255.0, 255.0, 0.0),
-            1,
-            imgproc::LINE_AA,
-            false,
+            (w, h),
         )?;
     }
     Ok(())

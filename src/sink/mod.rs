@@ -1,6 +1,9 @@
-//! Where results go: JSON Lines, class-map PNGs, MOTChallenge tracks, annotated video.
+//! Where results go: JSON Lines, driver-assistance events, class-map PNGs, MOTChallenge tracks,
+//! annotated video, RTSP.
 
 pub mod annotate;
+pub mod events;
+pub mod hud;
 pub mod jsonl;
 pub mod mask;
 pub mod mot;

@@ -160,13 +160,24 @@ impl StreamAdas {
             if cut || !plausible(&cam, d.bbox, prior, MAX_DISTANCE_RATIO) {
                 continue;
             }
-            // Sideways from the ground contact (the box's bottom), whatever the class.
+            // Sideways from the ground contact (the box's bottom), whatever the class, and from
+            // the box's outer edge: off-centre, the box also holds the side facing the camera.
             let zg = cam.z_of_row(d.bbox[3] as f64).unwrap_or(z);
-            let xc = ((d.bbox[0] + d.bbox[2]) as f64 / 2.0 - cam.cx) * zg / cam.f;
-            let half = (w_px * zg / cam.f / 2.0).min(prior.map_or(f64::MAX, |p| p.0 / 2.0));
+            let width = (w_px * zg / cam.f).min(prior.map_or(f64::MAX, |p| p.0));
+            let ground_x = |u: f32| (u as f64 - cam.cx) * zg / cam.f;
+            let centre_u = ((d.bbox[0] + d.bbox[2]) / 2.0) as f64;
+            let (xl, xr) = if centre_u < cam.cx {
+                let x = ground_x(d.bbox[0]);
+                (x, x + width)
+            } else {
+                let x = ground_x(d.bbox[2]);
+                (x - width, x)
+            };
             let (lo, hi) = self.corridor(zg);
-            let overlap = hi.min(xc + half) - lo.max(xc - half);
-            if overlap >= IN_PATH_OVERLAP_M.min(half) && lead.as_ref().is_none_or(|l| z < l.0) {
+            let overlap = hi.min(xr) - lo.max(xl);
+            if overlap >= IN_PATH_OVERLAP_M.min(width / 2.0)
+                && lead.as_ref().is_none_or(|l| z < l.0)
+            {
                 lead = Some((z, d, motion));
             }
         }

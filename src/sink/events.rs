@@ -1,0 +1,165 @@
+//! `type: events`: the driver-assistance warnings as they happen, one JSON object per start and
+//! per end (`{"kind":"forward_collision","edge":"start","stream":...,"at_pts_s":...,
+//! "start_pts_s":...,"severity":...,"track_id":...}`, an end with `end_pts_s` and `peak`),
+//! each line written and flushed on the frame that decides it. Warnings still open when the
+//! stream ends get their end then, with `"reason":"stream ended"`.
+
+use super::SinkError;
+use crate::config::diag::resolve;
+use crate::frame::Frame;
+use crate::frame::adas::{ActiveWarning, AdasEvent};
+use crate::stage::{BuildCx, CompileCx, Kind, SinkKind, Stage, StageError};
+use serde::Serialize;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub path: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub path: PathBuf,
+}
+
+impl Kind for Spec {
+    const TYPE: &'static str = "events";
+    type Config = Config;
+    fn compile(cfg: Config, key: &str, cx: &mut CompileCx) -> Option<Spec> {
+        if !cx.upstream.has(crate::stage::adas::Spec::TYPE) {
+            cx.diag.error(
+                key.to_string(),
+                "events come from driver assistance: add a `type: adas` stage (after `track`)",
+            );
+            return None;
+        }
+        Some(Spec {
+            path: resolve(cx.base, &cfg.path),
+        })
+    }
+}
+
+impl SinkKind for Spec {
+    fn kind(&self) -> &'static str {
+        Self::TYPE
+    }
+    fn path(&self) -> &Path {
+        &self.path
+    }
+    fn rank(&self) -> u8 {
+        0
+    }
+    fn relocate(&mut self, into: &dyn Fn(&Path) -> PathBuf) {
+        self.path = into(&self.path);
+    }
+    fn build(&self, _cx: &BuildCx) -> Result<Box<dyn Stage>, StageError> {
+        Ok(Box::new(EventsSink::create(&self.path)?))
+    }
+}
+
+#[derive(Serialize)]
+struct EndLine<'a> {
+    #[serde(flatten)]
+    event: &'a AdasEvent,
+    reason: &'static str,
+}
+
+pub struct EventsSink {
+    path: PathBuf,
+    file: File,
+    line: Vec<u8>,
+    /// Per stream: its last frame's time and open warnings.
+    open: Vec<(Arc<str>, f64, Vec<ActiveWarning>)>,
+}
+
+impl EventsSink {
+    pub fn create(path: &Path) -> Result<EventsSink, SinkError> {
+        let io = |e: std::io::Error| SinkError::Io {
+            path: path.display().to_string(),
+            reason: format!("cannot create: {e}"),
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        Ok(EventsSink {
+            path: path.to_path_buf(),
+            file: File::create(path).map_err(io)?,
+            line: Vec::with_capacity(512),
+            open: vec![],
+        })
+    }
+
+    fn put(&mut self, v: &impl Serialize) -> Result<(), SinkError> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, v).expect("events serialise");
+        self.line.push(b'\n');
+        self.file
+            .write_all(&self.line)
+            .and_then(|_| self.file.flush())
+            .map_err(|e| SinkError::Io {
+                path: self.path.display().to_string(),
+                reason: format!("write failed: {e}"),
+            })
+    }
+
+    pub fn write(&mut self, f: &Frame) -> Result<(), SinkError> {
+        let Some(a) = f.adas.as_deref() else {
+            return Ok(());
+        };
+        for e in &a.events {
+            self.put(e)?;
+        }
+        let t = f.time_s();
+        match self.open.iter_mut().find(|o| o.0 == f.stream) {
+            Some(o) => {
+                o.1 = t;
+                o.2.clear();
+                o.2.extend_from_slice(&a.active);
+            }
+            None => self.open.push((f.stream.clone(), t, a.active.clone())),
+        }
+        Ok(())
+    }
+
+    /// Ends every warning still open (the stream ended).
+    pub fn close(&mut self) -> Result<(), SinkError> {
+        let open = std::mem::take(&mut self.open);
+        for (stream, t, active) in open {
+            for w in active {
+                let event = AdasEvent {
+                    kind: w.kind,
+                    edge: "end",
+                    stream: stream.clone(),
+                    at_pts_s: t,
+                    start_pts_s: w.start_pts_s,
+                    end_pts_s: Some(t),
+                    severity: w.severity,
+                    track_id: w.track_id,
+                    peak: Some(w.peak),
+                };
+                self.put(&EndLine {
+                    event: &event,
+                    reason: "stream ended",
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Stage for EventsSink {
+    fn name(&self) -> &str {
+        Spec::TYPE
+    }
+    fn process(&mut self, frame: Frame) -> Result<Option<Frame>, StageError> {
+        self.write(&frame)?;
+        Ok(Some(frame))
+    }
+    fn finish(&mut self) -> Result<(), StageError> {
+        Ok(self.close()?)
+    }
+}
