@@ -66,27 +66,23 @@ pub const KINDS: [&str; 4] = [
     "headway",
 ];
 
+/// An open true event: start, last on, worst (t, value, track), time TTC first ≤ 2 s, scenario.
+type Open = (
+    f64,
+    f64,
+    (f64, f64, Option<u64>),
+    Option<f64>,
+    Option<&'static str>,
+);
+
 /// The true events of a drive sampled at `frames` (time, truth), in time order.
 pub fn events(frames: &[(f64, AdasTruth)]) -> Vec<TrueEvent> {
     let mut out = vec![];
     for (k, kind) in KINDS.iter().enumerate() {
         let lower_worse = k != 1;
         // Open interval: start, last on, worst (t, value, track), ttc2, scenario.
-        let mut open: Option<(
-            f64,
-            f64,
-            (f64, f64, Option<u64>),
-            Option<f64>,
-            Option<&'static str>,
-        )> = None;
-        let close = |o: (
-            f64,
-            f64,
-            (f64, f64, Option<u64>),
-            Option<f64>,
-            Option<&'static str>,
-        ),
-                     out: &mut Vec<TrueEvent>| {
+        let mut open: Option<Open> = None;
+        let close = |o: Open, out: &mut Vec<TrueEvent>| {
             if o.1 - o.0 >= MIN_EVENT_S {
                 out.push(TrueEvent {
                     kind,

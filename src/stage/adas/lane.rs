@@ -147,13 +147,13 @@ impl LaneFitter {
                     self.votes[bin].1 += 1;
                 }
             }
-            for bin in 0..VOTE_BINS {
+            for (bin, cand) in cands.iter_mut().enumerate() {
                 // A bin and its neighbour: a marking's width may straddle two.
                 let (w0, n0) = self.votes[bin];
                 let (w1, n1) = self.votes.get(bin + 1).copied().unwrap_or((0.0, 0));
                 let (w, n) = (w0 + w1, n0 + n1);
-                if w > cands[bin].0 {
-                    cands[bin] = (w, n, (bin as f64 * VOTE_BIN_M - 0.3 + VOTE_BIN_M) * sign, b);
+                if w > cand.0 {
+                    *cand = (w, n, (bin as f64 * VOTE_BIN_M - 0.3 + VOTE_BIN_M) * sign, b);
                 }
                 most = most.max(w);
             }
