@@ -149,8 +149,8 @@ enum Cmd {
         /// Output folder (created; files of the same drive name are replaced).
         #[arg(long)]
         out: PathBuf,
-        /// Frames to generate.
-        #[arg(long, default_value_t = 300)]
+        /// Frames to generate (40 s at 30 fps: room for several driver-assistance moments).
+        #[arg(long, default_value_t = 1200)]
         frames: u64,
         /// Frame width in pixels (even).
         #[arg(long, default_value_t = 960)]

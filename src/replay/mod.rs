@@ -432,6 +432,12 @@ fn evaluate_drive(
         let c = crate::eval::mot::evaluate(&gtf, &pf).map_err(|e| err(e.to_string()))?;
         eval.insert("mot".into(), c.to_json());
     }
+    let adas_gt = gt.join(format!("{name}.adas.jsonl"));
+    if gt.is_dir() && adas_gt.is_file() && has_adas(&dir.join(&summary.jsonl)) {
+        let r = crate::eval::adas::evaluate_paths(&adas_gt, &dir.join(&summary.jsonl))
+            .map_err(|e| err(e.to_string()))?;
+        eval.insert("adas".into(), r.to_json());
+    }
     if eval.is_empty() {
         return Err(err(format!(
             "nothing in {} for this drive (looked for {name}.jsonl, {name}.json, {name}.txt, {name}/)",
@@ -440,6 +446,17 @@ fn evaluate_drive(
     }
     summary.eval = Some(serde_json::Value::Object(eval));
     Ok(())
+}
+
+/// Whether a run's JSONL carries driver-assistance results (its first record says).
+fn has_adas(jsonl: &Path) -> bool {
+    use std::io::BufRead;
+    std::fs::File::open(jsonl)
+        .ok()
+        .and_then(|f| std::io::BufReader::new(f).lines().next())
+        .and_then(|l| l.ok())
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+        .is_some_and(|v| v.get("adas").is_some())
 }
 
 /// The end-of-run summary for the terminal.
@@ -492,6 +509,36 @@ pub fn render_summary(run: &RunSummary) -> String {
             }
             if let Some(seg) = e.get("seg") {
                 let _ = writeln!(s, "  segmentation: mIoU {}", fmt_opt(&seg["miou"]));
+            }
+            if let Some(a) = e.get("adas") {
+                let w = &a["warnings"];
+                let pr = |k: &str| {
+                    format!(
+                        "{} P {} R {} ({} true, {} raised)",
+                        k.replace('_', " "),
+                        fmt_opt(&w[k]["precision"]),
+                        fmt_opt(&w[k]["recall"]),
+                        w[k]["true_events"],
+                        w[k]["warnings"]
+                    )
+                };
+                let _ = writeln!(
+                    s,
+                    "  adas: {}; {}; {}",
+                    pr("forward_collision"),
+                    pr("lane_departure"),
+                    pr("pedestrian_in_path")
+                );
+                let _ = writeln!(
+                    s,
+                    "  adas: FCW on time (by TTC 2 s) {}; lane found {}, offset MAE {} m; lead identified {}, distance error {}, TTC error {} (medians, relative)",
+                    fmt_opt(&w["forward_collision"]["on_time"]),
+                    fmt_opt(&a["lane_found"]),
+                    fmt_opt(&a["offset_mae_m"]),
+                    fmt_opt(&a["lead_identified"]),
+                    fmt_opt(&a["distance_median_rel_err"]),
+                    fmt_opt(&a["ttc_median_rel_err"])
+                );
             }
             if let Some(mot) = e.get("mot") {
                 let _ = writeln!(

@@ -50,12 +50,12 @@ pub struct SampleOptions {
 }
 
 impl SampleOptions {
-    /// The command's defaults: 300 frames of 960x540 at 30 fps, named `drive`, with the video.
+    /// The command's defaults: 1200 frames of 960x540 at 30 fps, named `drive`, with the video.
     pub fn new(seed: u64, out: impl Into<PathBuf>) -> SampleOptions {
         SampleOptions {
             seed,
             out: out.into(),
-            frames: 300,
+            frames: 1200,
             width: 960,
             height: 540,
             fps: 30,

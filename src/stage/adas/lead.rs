@@ -16,6 +16,8 @@ use std::collections::VecDeque;
 pub const WINDOW_S: f64 = 0.8;
 /// A rate needs at least this much history, seconds.
 pub const MIN_SPAN_S: f64 = 0.3;
+/// A rate needs at least this many samples.
+pub const MIN_SAMPLES: usize = 5;
 /// A track unseen for longer than this (s) starts its history again.
 pub const MAX_GAP_S: f64 = 0.3;
 /// Closing slower than this (m/s) is not closing: no time to collision.
@@ -135,14 +137,29 @@ impl History {
         let (Some(first), Some(last)) = (self.samples.front(), self.samples.back()) else {
             return Motion::default();
         };
-        if last.0 - first.0 < MIN_SPAN_S || self.samples.len() < 3 {
+        if last.0 - first.0 < MIN_SPAN_S || self.samples.len() < MIN_SAMPLES {
             return Motion::default();
         }
         let (range_rate, d_now) = slope(self.samples.iter().map(|s| (s.0, s.1)), last.0);
+        // Closing only when the rate stands out of its own noise (two standard errors): a
+        // far, flickering box gives wild slopes from few points.
+        let significant = {
+            let n = self.samples.len() as f64;
+            let mt = self.samples.iter().map(|s| s.0).sum::<f64>() / n;
+            let (mut stt, mut res) = (0.0, 0.0);
+            for s in &self.samples {
+                let fit = d_now + range_rate * (s.0 - last.0);
+                stt += (s.0 - mt).powi(2);
+                res += (s.1 - fit).powi(2);
+            }
+            let se = (res / (n - 2.0) / stt.max(1e-9)).sqrt();
+            range_rate.abs() > 2.0 * se
+        };
         // 1 / width is proportional to the distance, so it falls linearly at a constant
         // closing speed, and the time to collision is its value over its rate of fall.
         let (inv_rate, inv_now) = slope(self.samples.iter().map(|s| (s.0, 1.0 / s.2)), last.0);
-        let ttc = (-range_rate >= MIN_CLOSING_MPS).then(|| d_now.max(0.0) / -range_rate);
+        let ttc =
+            (significant && -range_rate >= MIN_CLOSING_MPS).then(|| d_now.max(0.0) / -range_rate);
         // Growth slower than closing at the threshold speed from this distance is no growth.
         let ttc_scale = (inv_rate < 0.0 && inv_now > 0.0)
             .then(|| inv_now / -inv_rate)
