@@ -5,7 +5,7 @@
                               [--work /tmp/perceptd-measure]
 
 For each seed (none of them a training seed: models/train.py trains on 1..12), it generates the
-drive (300 frames, 960x540, 30 fps) with `perceptd sample-drive` and replays
+drive (the default 1200 frames, 960x540, 30 fps) with `perceptd sample-drive` and replays
 `pipelines/sample-drive.yaml` on it with `perceptd replay --gt`: detection mAP@0.5 and
 mAP@0.5:0.95 with per-class AP@0.5, segmentation per-class IoU and mIoU, tracking IDF1 and MOTA,
 all computed by perceptd's evaluators (each checked against its Python reference in the tests).

@@ -15,8 +15,8 @@ mod score;
 mod tests;
 
 pub use read::{Pred, PredFrame, PredWarning, TrueEvent, Truth, TruthFrame, read_pred, read_truth};
-pub use report::AdasReport;
-pub use score::{KindScore, score};
+pub use report::{AdasReport, KindScore};
+pub use score::score;
 
 use std::path::{Path, PathBuf};
 

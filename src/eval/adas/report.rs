@@ -1,7 +1,26 @@
 //! The driver-assistance figures, as JSON and as a table.
 
-use super::score::KindScore;
 use serde_json::{Value, json};
+
+/// One warning kind's figures.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KindScore {
+    pub kind: &'static str,
+    pub true_events: usize,
+    pub warnings: usize,
+    /// True events with a matching warning.
+    pub detected: usize,
+    /// Warnings that match a true event.
+    pub correct: usize,
+    pub precision: Option<f64>,
+    pub recall: Option<f64>,
+    /// Median of (critical moment - raised), s, over detected events.
+    pub lead_time_s: Option<f64>,
+    /// Forward collision: of detected events, raised no later than the true TTC reached 2 s.
+    pub on_time: Option<f64>,
+    /// Unmatched warnings raised while no scripted moment was under way.
+    pub false_in_calm: usize,
+}
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AdasReport {

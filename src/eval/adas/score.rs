@@ -1,7 +1,7 @@
 //! Scoring: warnings against true events, and per-frame errors.
 
 use super::read::{Pred, Truth};
-use super::report::AdasReport;
+use super::report::{AdasReport, KindScore};
 
 /// How early a warning may be raised before the true onset (s) and still match it.
 pub const EARLY_S: f64 = 2.0;
@@ -21,26 +21,6 @@ pub const KINDS: [&str; 4] = [
     "pedestrian_in_path",
     "headway",
 ];
-
-/// One warning kind's figures.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct KindScore {
-    pub kind: &'static str,
-    pub true_events: usize,
-    pub warnings: usize,
-    /// True events with a matching warning.
-    pub detected: usize,
-    /// Warnings that match a true event.
-    pub correct: usize,
-    pub precision: Option<f64>,
-    pub recall: Option<f64>,
-    /// Median of (critical moment - raised), s, over detected events.
-    pub lead_time_s: Option<f64>,
-    /// Forward collision: of detected events, raised no later than the true TTC reached 2 s.
-    pub on_time: Option<f64>,
-    /// Unmatched warnings raised while no scripted moment was under way.
-    pub false_in_calm: usize,
-}
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {

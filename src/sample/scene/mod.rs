@@ -16,6 +16,7 @@
 //! (vehicles, people, trees, poles, pillars) far to near, each person and vehicle with its id.
 
 mod look;
+mod plan;
 mod script;
 mod truth;
 mod view;
@@ -72,7 +73,7 @@ pub struct Scene {
     bridges: Vec<Bridge>,
     bridge_rng: Rng,
     next_id: u64,
-    script: script::Script,
+    script: plan::Script,
     /// The ego driver looks away (a scripted moment): ignores the vehicle ahead for now.
     inattentive: bool,
 }
@@ -113,7 +114,7 @@ impl Scene {
             bridges: vec![],
             bridge_rng: Rng::keyed(seed, stream::BRIDGES, 0),
             next_id: 1,
-            script: script::Script::new(seed),
+            script: plan::Script::new(seed),
             inattentive: false,
         };
         scene.populate();
