@@ -434,9 +434,11 @@ fn evaluate_drive(
     }
     let adas_gt = gt.join(format!("{name}.adas.jsonl"));
     if gt.is_dir() && adas_gt.is_file() && has_adas(&dir.join(&summary.jsonl)) {
-        let r = crate::eval::adas::evaluate_paths(&adas_gt, &dir.join(&summary.jsonl))
-            .map_err(|e| err(e.to_string()))?;
+        let (r, timeline) =
+            crate::eval::adas::evaluate_with_timeline(&adas_gt, &dir.join(&summary.jsonl))
+                .map_err(|e| err(e.to_string()))?;
         eval.insert("adas".into(), r.to_json());
+        eval.insert("adas_timeline".into(), timeline);
     }
     if eval.is_empty() {
         return Err(err(format!(

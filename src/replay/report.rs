@@ -294,6 +294,9 @@ fn drive_section(out: &mut String, d: &DriveSummary, run_dir: &Path) {
     if let Some(det) = d.eval.as_ref().and_then(|e| e.get("det")) {
         eval_det_charts(out, det);
     }
+    if let Some(tl) = d.eval.as_ref().and_then(|e| e.get("adas_timeline")) {
+        adas_charts(out, tl);
+    }
     out.push_str("</div>");
     if let Some(e) = &d.eval {
         out.push_str("<table><tr><th>metric</th><th>value</th></tr>");
@@ -317,6 +320,43 @@ fn drive_section(out: &mut String, d: &DriveSummary, run_dir: &Path) {
                 "<tr><td>mIoU</td><td>{}</td></tr>",
                 fmt_opt(&seg["miou"])
             );
+        }
+        if let Some(adas) = e.get("adas") {
+            for (kind, label) in [
+                ("forward_collision", "forward collision"),
+                ("lane_departure", "lane departure"),
+                ("pedestrian_in_path", "pedestrian in path"),
+                ("headway", "headway"),
+            ] {
+                let w = &adas["warnings"][kind];
+                if w["true_events"].as_u64().unwrap_or(0) + w["warnings"].as_u64().unwrap_or(0) > 0
+                {
+                    let _ = write!(
+                        out,
+                        "<tr><td>{label}: recall / precision</td><td>{} / {} ({} true, {} raised)</td></tr>",
+                        fmt_opt(&w["recall"]),
+                        fmt_opt(&w["precision"]),
+                        w["true_events"],
+                        w["warnings"]
+                    );
+                }
+            }
+            for (k, label) in [
+                ("lane_found", "ego lane found"),
+                ("offset_mae_m", "lateral offset MAE (m)"),
+                ("lead_identified", "lead identified"),
+                ("distance_median_rel_err", "lead distance median rel. error"),
+                (
+                    "ttc_median_rel_err",
+                    "TTC median rel. error (true TTC < 4 s)",
+                ),
+            ] {
+                let _ = write!(
+                    out,
+                    "<tr><td>{label}</td><td>{}</td></tr>",
+                    fmt_opt(&adas[k])
+                );
+            }
         }
         if let Some(mot) = e.get("mot") {
             for (k, label) in [
@@ -402,6 +442,59 @@ fn drive_section(out: &mut String, d: &DriveSummary, run_dir: &Path) {
         }
         out.push_str("</div>");
     }
+}
+
+/// Time to collision and lateral offset over the drive, true against measured, with the true
+/// events shaded and the warnings raised as dashed lines.
+fn adas_charts(out: &mut String, tl: &serde_json::Value) {
+    let num = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
+    let t: Vec<f64> = tl["t"].as_array().into_iter().flatten().map(num).collect();
+    let series = |key: &str| -> Vec<(f64, f64)> {
+        let v: Vec<f64> = tl[key].as_array().into_iter().flatten().map(num).collect();
+        t.iter().copied().zip(v).collect()
+    };
+    let events = |kinds: &[&str]| -> Vec<(f64, f64)> {
+        tl["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| kinds.contains(&e["kind"].as_str().unwrap_or("")))
+            .map(|e| (num(&e["start_s"]), num(&e["end_s"])))
+            .collect()
+    };
+    let raised = |kinds: &[&str]| -> Vec<f64> {
+        tl["warnings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|w| kinds.contains(&w["kind"].as_str().unwrap_or("")))
+            .map(|w| num(&w["raised_s"]))
+            .collect()
+    };
+    let fcw = ["forward_collision", "pedestrian_in_path", "headway"];
+    out.push_str(&svg::lines_over(
+        "Time to collision (shaded: true warnings; dashed: raised)",
+        "seconds",
+        "TTC, s (capped at 10)",
+        &[
+            ("truth".into(), series("ttc_true_s")),
+            ("perceptd".into(), series("ttc_pred_s")),
+        ],
+        &events(&fcw),
+        &raised(&fcw),
+    ));
+    let ldw = ["lane_departure"];
+    out.push_str(&svg::lines_over(
+        "Lateral offset (shaded: true lane departures; dashed: raised)",
+        "seconds",
+        "offset from lane centre, m",
+        &[
+            ("truth".into(), series("offset_true_m")),
+            ("perceptd".into(), series("offset_pred_m")),
+        ],
+        &events(&ldw),
+        &raised(&ldw),
+    ));
 }
 
 fn eval_det_charts(out: &mut String, det: &serde_json::Value) {

@@ -139,16 +139,30 @@ pub fn lines(
     y_label: &str,
     series: &[(String, Vec<(f64, f64)>)],
 ) -> String {
+    lines_over(title, x_label, y_label, series, &[], &[])
+}
+
+/// Lines over shaded x intervals (`bands`, e.g. true events) and thin vertical marks (e.g.
+/// warnings raised). The y axis takes in negative values when there are any.
+pub fn lines_over(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    bands: &[(f64, f64)],
+    marks: &[f64],
+) -> String {
     let mut out = String::new();
     header(&mut out, title);
     let pts = series
         .iter()
         .flat_map(|(_, p)| p.iter())
         .filter(|(x, y)| x.is_finite() && y.is_finite());
-    let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64, 0.0f64);
     for &(x, y) in pts {
         x0 = x0.min(x);
         x1 = x1.max(x);
+        y0 = y0.min(y);
         y1 = y1.max(y);
     }
     if !x0.is_finite() {
@@ -157,27 +171,56 @@ pub fn lines(
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
-    let y1 = if y1 <= 0.0 { 1.0 } else { y1 * 1.08 };
-    axes(&mut out, (x0, x1), (0.0, y1), x_label, y_label, true);
+    let y1 = if y1 <= 0.0 && y0 >= 0.0 {
+        1.0
+    } else {
+        y1 * 1.08
+    };
+    let y0 = y0 * 1.08;
+    axes(&mut out, (x0, x1), (y0, y1), x_label, y_label, true);
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
+    let px = |x: f64| LEFT + (x.clamp(x0, x1) - x0) / (x1 - x0) * pw;
+    for &(a, b) in bands {
+        if b > x0 && a < x1 {
+            let _ = write!(
+                out,
+                r##"<rect x="{:.1}" y="{TOP}" width="{:.1}" height="{ph}" fill="#D55E00" fill-opacity="0.15"/>"##,
+                px(a),
+                (px(b) - px(a)).max(1.0)
+            );
+        }
+    }
+    for &m in marks {
+        if (x0..=x1).contains(&m) {
+            let _ = write!(
+                out,
+                r##"<line x1="{0:.1}" x2="{0:.1}" y1="{TOP}" y2="{1}" stroke="#D55E00" stroke-dasharray="3 2"/>"##,
+                px(m),
+                TOP + ph
+            );
+        }
+    }
     for (i, (_, p)) in series.iter().enumerate() {
-        let d: Vec<String> = p
-            .iter()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .map(|(x, y)| {
-                format!(
-                    "{:.1},{:.1}",
-                    LEFT + (x - x0) / (x1 - x0) * pw,
-                    TOP + ph - y / y1 * ph
-                )
-            })
-            .collect();
-        let _ = write!(
-            out,
-            r#"<polyline fill="none" stroke="{}" stroke-width="1.8" points="{}"/>"#,
-            COLOURS[i % COLOURS.len()],
-            d.join(" ")
-        );
+        // A gap in the data (a non-finite value) breaks the line.
+        let mut runs: Vec<Vec<String>> = vec![vec![]];
+        for &(x, y) in p {
+            if x.is_finite() && y.is_finite() {
+                let py = TOP + ph - (y - y0) / (y1 - y0) * ph;
+                runs.last_mut()
+                    .unwrap()
+                    .push(format!("{:.1},{py:.1}", px(x)));
+            } else if !runs.last().unwrap().is_empty() {
+                runs.push(vec![]);
+            }
+        }
+        for d in runs.iter().filter(|d| !d.is_empty()) {
+            let _ = write!(
+                out,
+                r#"<polyline fill="none" stroke="{}" stroke-width="1.8" points="{}"/>"#,
+                COLOURS[i % COLOURS.len()],
+                d.join(" ")
+            );
+        }
     }
     let names: Vec<&str> = series.iter().map(|(n, _)| n.as_str()).collect();
     legend(&mut out, &names);

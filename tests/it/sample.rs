@@ -564,7 +564,14 @@ fn perceptds_own_models_reach_their_model_card_accuracy_on_held_out_drives() {
     }
     assert!(low.is_empty(), "below the model cards: {low:#?}");
     adas_figures_hold(&run);
-    assert!(dir.join("run/report.html").is_file());
+    let report = std::fs::read_to_string(dir.join("run/report.html")).unwrap();
+    for chart in [
+        "Time to collision",
+        "Lateral offset",
+        "lane departure: recall",
+    ] {
+        assert!(report.contains(chart), "report.html has `{chart}`");
+    }
     assert_eq!(
         count_frames(&dir.join("run/seed1000/sample-drive.mp4")),
         1200

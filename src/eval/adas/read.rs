@@ -34,6 +34,19 @@ pub struct Truth {
     pub events: Vec<TrueEvent>,
 }
 
+impl Truth {
+    /// Half the shortest step between truth frames (at most 0.5 s): a result pairs with the
+    /// truth frame it is this near.
+    pub fn half_frame(&self) -> f64 {
+        self.frames
+            .windows(2)
+            .map(|w| w[1].t - w[0].t)
+            .fold(f64::MAX, f64::min)
+            .min(1.0)
+            / 2.0
+    }
+}
+
 /// One frame's results.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PredFrame {

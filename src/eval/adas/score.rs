@@ -94,13 +94,7 @@ pub fn score(truth: &Truth, pred: &Pred) -> AdasReport {
     }
 
     // Per frame: truth and results paired by time.
-    let half_frame = truth
-        .frames
-        .windows(2)
-        .map(|w| w[1].t - w[0].t)
-        .fold(f64::MAX, f64::min)
-        .min(1.0)
-        / 2.0;
+    let half_frame = truth.half_frame();
     let mut j = 0;
     let (mut lane_frames, mut frames) = (0usize, 0usize);
     let (mut offset_err, mut dist_err, mut ttc_err) = (vec![], vec![], vec![]);

@@ -115,3 +115,57 @@ fn distance_and_ttc_count_only_where_the_lead_is_the_true_one() {
     assert!((r.ttc_median_rel_err.unwrap() - 0.1).abs() < 1e-9);
     assert_eq!(r.ttc_coverage, Some(1.0));
 }
+
+#[test]
+fn the_timeline_pairs_by_time_caps_ttc_and_keeps_unknowns_null() {
+    let truth = Truth {
+        frames: (0..9)
+            .map(|i| TruthFrame {
+                t: i as f64 * 0.1,
+                offset_m: 0.1 * i as f64,
+                lead: Some((1, 20.0, Some(if i < 3 { 50.0 } else { 3.0 }))),
+                ..Default::default()
+            })
+            .collect(),
+        events: vec![ev("forward_collision", 0.3, 0.6, None)],
+    };
+    // Results for every other truth frame only, a little late; no lead on the first.
+    let pred = Pred {
+        frames: (0..9)
+            .step_by(2)
+            .map(|i| PredFrame {
+                t: i as f64 * 0.1 + 0.01,
+                offset_m: Some(0.1 * i as f64 + 0.05),
+                lane: true,
+                lead: (i > 0).then_some((20.0, Some(2.9), [0.0; 4])),
+            })
+            .collect(),
+        warnings: vec![w("forward_collision", 0.4)],
+    };
+    let tl = super::timeline::timeline(&truth, &pred);
+    let every = super::timeline::EVERY;
+    let t: Vec<f64> = tl["t"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(
+        t,
+        (0..9)
+            .step_by(every)
+            .map(|i| i as f64 / 10.0)
+            .collect::<Vec<_>>()
+    );
+    // Truth frame 0: TTC 50 s capped; the result has no lead there.
+    assert_eq!(tl["ttc_true_s"][0], 10.0);
+    assert!(tl["ttc_pred_s"][0].is_null());
+    // Truth frame 3 (EVERY = 3) has no result within half a frame: unknown, not the neighbour's.
+    assert!(tl["offset_pred_m"][1].is_null(), "{tl}");
+    assert_eq!(tl["ttc_true_s"][1], 3.0);
+    // Truth frame 6 pairs with the result at 0.61 s.
+    assert_eq!(tl["offset_pred_m"][2], 0.65);
+    assert_eq!(tl["ttc_pred_s"][2], 2.9);
+    assert_eq!(tl["events"][0]["start_s"], 0.3);
+    assert_eq!(tl["warnings"][0]["raised_s"], 0.4);
+}
