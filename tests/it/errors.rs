@@ -292,3 +292,102 @@ fn usage_errors_exit_2_and_help_has_examples() {
         assert!(out.contains("Example: perceptd"), "{sub:?} --help:\n{out}");
     }
 }
+
+const BAD_ADAS: &str = "\
+name: bad-adas
+sources:
+  drive:
+    type: file
+    path: ${PERCEPTD_ASSETS}/solidWhiteRight.mp4
+models:
+  det:
+    path: ${PERCEPTD_ASSETS}/FastestDet.onnx
+    format: fastestdet
+    classes: ${PERCEPTD_ASSETS}/coco.names
+  lanes:
+    path: ${PERCEPTD_ASSETS}/twinlitenet_bdd100k_360x640.onnx
+    format: segmentation
+    heads: [{output: ll, classes: [background, lane]}]
+stages:
+  - type: detect
+    model: det
+  - type: segment
+    model: lanes
+  - type: adas
+    camera: {height_m: -1, hfov_deg: 60}
+    lane_class: curb
+    vehicles: [car, spaceship]
+sinks:
+  - type: jsonl
+    path: out.jsonl
+";
+
+#[test]
+fn an_adas_stage_without_tracker_or_with_unknown_classes_is_a_check_error_naming_the_key() {
+    let dir = tempdir("bad-adas");
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, BAD_ADAS).unwrap();
+    let o = perceptd()
+        .args(["check", "--offline"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = assert_clean_failure(&o, 2);
+    let expect = [
+        ("stages[2]", "put a `type: track` stage before it"),
+        (
+            "stages[2].lane_class",
+            "no segmentation head has a class `curb`",
+        ),
+        ("stages[2].lane_class", "ll [background, lane]"),
+        (
+            "stages[2].vehicles[1]",
+            "no detector before it has the label `spaceship`",
+        ),
+        ("stages[2].camera.height_m", "-1"),
+    ];
+    for (key, what) in expect {
+        assert!(
+            err.lines().any(|l| l.contains(key) && l.contains(what)),
+            "expected `{key}` with `{what}` in:\n{err}"
+        );
+    }
+    // Fixed, it passes, with a warning for each camera value left to its default.
+    let good = BAD_ADAS
+        .replace("  - type: adas\n", "  - type: track\n  - type: adas\n")
+        .replace("height_m: -1, ", "")
+        .replace("lane_class: curb", "lane_class: lane")
+        .replace("[car, spaceship]", "[car, truck]");
+    std::fs::write(&file, &good).unwrap();
+    let o = perceptd()
+        .args(["check", "--offline"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let out = stderr(&o) + &String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("WARN") && l.contains("camera.height_m") && l.contains("1.35")),
+        "the default mount height is a warning:\n{out}"
+    );
+    // An events sink needs an adas stage.
+    let no_adas = good
+        .replace("  - type: adas\n", "")
+        .replace("    camera: {hfov_deg: 60}\n", "")
+        .replace("    lane_class: lane\n", "")
+        .replace("    vehicles: [car, truck]\n", "")
+        + "  - type: events\n    path: events.jsonl\n";
+    std::fs::write(&file, &no_adas).unwrap();
+    let o = perceptd()
+        .args(["check", "--offline"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = assert_clean_failure(&o, 2);
+    assert!(
+        err.lines()
+            .any(|l| l.contains("sinks[1]") && l.contains("add a `type: adas` stage")),
+        "{err}"
+    );
+}

@@ -1,5 +1,6 @@
 //! One integration-test binary: real GStreamer, real ONNX Runtime, real files and HTTP.
 
+mod adas;
 mod architecture;
 mod batching;
 mod common;
