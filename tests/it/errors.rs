@@ -14,6 +14,26 @@ fn assert_clean_failure(o: &Output, code: i32) -> String {
     err
 }
 
+/// Writes `text` to `file` and runs `perceptd check --offline` on it.
+fn check(file: &std::path::Path, text: &str) -> Output {
+    std::fs::write(file, text).unwrap();
+    perceptd()
+        .args(["check", "--offline"])
+        .arg(file)
+        .output()
+        .unwrap()
+}
+
+/// Each `(key, what)` is on one line of `err`.
+fn assert_reported(err: &str, expect: &[(&str, &str)]) {
+    for (key, what) in expect {
+        assert!(
+            err.lines().any(|l| l.contains(key) && l.contains(what)),
+            "expected `{key}` with `{what}` in:\n{err}"
+        );
+    }
+}
+
 const BAD: &str = "\
 name: bad
 sources:
@@ -44,13 +64,7 @@ sinks:
 fn check_reports_every_error_with_key_and_line() {
     let dir = tempdir("bad-config");
     let file = dir.join("bad.yaml");
-    std::fs::write(&file, BAD).unwrap();
-    let o = perceptd()
-        .args(["check", "--offline"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let err = assert_clean_failure(&o, 2);
+    let err = assert_clean_failure(&check(&file, BAD), 2);
     let expect = [
         ("line 5: sources.drive.path", "cannot read"),
         ("line 10: models.det.colour", "unknown field `colour`"),
@@ -62,12 +76,7 @@ fn check_reports_every_error_with_key_and_line() {
             "PERCEPTD_SURELY_UNSET_VAR is not set",
         ),
     ];
-    for (key, what) in expect {
-        assert!(
-            err.lines().any(|l| l.contains(key) && l.contains(what)),
-            "expected `{key}` with `{what}` in:\n{err}"
-        );
-    }
+    assert_reported(&err, &expect);
     assert!(
         err.contains("6 errors"),
         "all six at once, the unset variable's path not reported twice:\n{err}"
@@ -326,13 +335,7 @@ sinks:
 fn an_adas_stage_without_tracker_or_with_unknown_classes_is_a_check_error_naming_the_key() {
     let dir = tempdir("bad-adas");
     let file = dir.join("bad.yaml");
-    std::fs::write(&file, BAD_ADAS).unwrap();
-    let o = perceptd()
-        .args(["check", "--offline"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let err = assert_clean_failure(&o, 2);
+    let err = assert_clean_failure(&check(&file, BAD_ADAS), 2);
     let expect = [
         ("stages[2]", "put a `type: track` stage before it"),
         (
@@ -346,24 +349,14 @@ fn an_adas_stage_without_tracker_or_with_unknown_classes_is_a_check_error_naming
         ),
         ("stages[2].camera.height_m", "-1"),
     ];
-    for (key, what) in expect {
-        assert!(
-            err.lines().any(|l| l.contains(key) && l.contains(what)),
-            "expected `{key}` with `{what}` in:\n{err}"
-        );
-    }
+    assert_reported(&err, &expect);
     // Fixed, it passes, with a warning for each camera value left to its default.
     let good = BAD_ADAS
         .replace("  - type: adas\n", "  - type: track\n  - type: adas\n")
         .replace("height_m: -1, ", "")
         .replace("lane_class: curb", "lane_class: lane")
         .replace("[car, spaceship]", "[car, truck]");
-    std::fs::write(&file, &good).unwrap();
-    let o = perceptd()
-        .args(["check", "--offline"])
-        .arg(&file)
-        .output()
-        .unwrap();
+    let o = check(&file, &good);
     let out = stderr(&o) + &String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}");
     assert!(
@@ -378,16 +371,6 @@ fn an_adas_stage_without_tracker_or_with_unknown_classes_is_a_check_error_naming
         .replace("    lane_class: lane\n", "")
         .replace("    vehicles: [car, truck]\n", "")
         + "  - type: events\n    path: events.jsonl\n";
-    std::fs::write(&file, &no_adas).unwrap();
-    let o = perceptd()
-        .args(["check", "--offline"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    let err = assert_clean_failure(&o, 2);
-    assert!(
-        err.lines()
-            .any(|l| l.contains("sinks[1]") && l.contains("add a `type: adas` stage")),
-        "{err}"
-    );
+    let err = assert_clean_failure(&check(&file, &no_adas), 2);
+    assert_reported(&err, &[("sinks[1]", "add a `type: adas` stage")]);
 }

@@ -47,6 +47,37 @@ impl Truth {
     }
 }
 
+/// Pairs frames by time: walks a time-sorted list forward and finds, for each time asked (in
+/// non-decreasing order), the item within `half` seconds of it, if any.
+pub struct ByTime<'a, T> {
+    items: &'a [T],
+    time: fn(&T) -> f64,
+    half: f64,
+    next: usize,
+}
+
+impl<'a, T> ByTime<'a, T> {
+    pub fn new(items: &'a [T], time: fn(&T) -> f64, half: f64) -> Self {
+        ByTime {
+            items,
+            time,
+            half,
+            next: 0,
+        }
+    }
+
+    pub fn at(&mut self, t: f64) -> Option<&'a T> {
+        while self.next + 1 < self.items.len()
+            && (self.time)(&self.items[self.next + 1]) <= t + self.half
+        {
+            self.next += 1;
+        }
+        self.items
+            .get(self.next)
+            .filter(|i| ((self.time)(i) - t).abs() <= self.half)
+    }
+}
+
 /// One frame's results.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PredFrame {

@@ -1,6 +1,6 @@
 //! Scoring: warnings against true events, and per-frame errors.
 
-use super::read::{Pred, Truth};
+use super::read::{ByTime, Pred, Truth};
 use super::report::{AdasReport, KindScore};
 
 /// How early a warning may be raised before the true onset (s) and still match it.
@@ -94,21 +94,13 @@ pub fn score(truth: &Truth, pred: &Pred) -> AdasReport {
     }
 
     // Per frame: truth and results paired by time.
-    let half_frame = truth.half_frame();
-    let mut j = 0;
+    let mut truth_at = ByTime::new(&truth.frames, |f| f.t, truth.half_frame());
     let (mut lane_frames, mut frames) = (0usize, 0usize);
     let (mut offset_err, mut dist_err, mut ttc_err) = (vec![], vec![], vec![]);
     let (mut lead_frames, mut lead_right) = (0usize, 0usize);
     let (mut ttc_frames, mut ttc_given) = (0usize, 0usize);
     for p in &pred.frames {
-        while j + 1 < truth.frames.len() && truth.frames[j + 1].t <= p.t + half_frame {
-            j += 1;
-        }
-        let Some(tf) = truth
-            .frames
-            .get(j)
-            .filter(|f| (f.t - p.t).abs() <= half_frame)
-        else {
+        let Some(tf) = truth_at.at(p.t) else {
             continue;
         };
         frames += 1;

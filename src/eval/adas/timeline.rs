@@ -1,7 +1,7 @@
 //! The drive's time line for the report: time to collision and lateral offset, true and
 //! measured, with the true event intervals and the times warnings were raised.
 
-use super::read::{Pred, Truth};
+use super::read::{ByTime, Pred, Truth};
 use serde_json::{Value, json};
 
 /// Times to collision above this (s) are drawn at it: beyond, nothing is close.
@@ -21,15 +21,11 @@ fn opt(v: Option<f64>) -> Value {
 /// Truth and results paired by time (the nearest result within half a frame of each truth
 /// frame), every [`EVERY`]-th truth frame.
 pub fn timeline(truth: &Truth, pred: &Pred) -> Value {
-    let half = truth.half_frame();
+    let mut pred_at = ByTime::new(&pred.frames, |p| p.t, truth.half_frame());
     let (mut t, mut ttc_true, mut ttc_pred, mut off_true, mut off_pred) =
         (vec![], vec![], vec![], vec![], vec![]);
-    let mut j = 0;
     for tf in truth.frames.iter().step_by(EVERY) {
-        while j + 1 < pred.frames.len() && pred.frames[j + 1].t <= tf.t + half {
-            j += 1;
-        }
-        let p = pred.frames.get(j).filter(|p| (p.t - tf.t).abs() <= half);
+        let p = pred_at.at(tf.t);
         t.push(json!(round3(tf.t)));
         ttc_true.push(opt(tf.lead.and_then(|l| l.2).map(|v| v.min(TTC_CAP_S))));
         off_true.push(opt(Some(tf.offset_m)));
