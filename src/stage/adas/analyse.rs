@@ -148,13 +148,14 @@ impl StreamAdas {
                 continue;
             }
             let prior = width_prior(&d.label);
-            let Some(z) = distance(&cam, d.bbox, prior) else {
+            let entry = self.tracks.entry(id).or_default();
+            let Some(z) = distance(&cam, d.bbox, entry.0.width.prior(prior)) else {
                 continue;
             };
             let w_px = (d.bbox[2] - d.bbox[0]) as f64;
-            let entry = self.tracks.entry(id).or_default();
             entry.1 = t;
             let motion = entry.0.update(t, z, w_px);
+            entry.0.width.observe(&cam, d.bbox);
             // A box cut by the frame's side shows no rear: not the vehicle ahead.
             let cut = d.bbox[0] <= 1.0 || d.bbox[2] as f64 >= cam.width - 1.0;
             if cut || !plausible(&cam, d.bbox, prior, MAX_DISTANCE_RATIO) {
