@@ -9,6 +9,7 @@ mod daemon;
 mod decoders;
 mod deploy;
 mod errors;
+mod eval_adas;
 mod eval_det;
 mod eval_seg;
 mod mot_eval;
