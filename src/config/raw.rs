@@ -309,6 +309,21 @@ pub enum Provider {
 
 pub use crate::frame::geometry::ResizeMode;
 
+/// How the frame is resampled to the model's input size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Interpolation {
+    /// Bilinear (OpenCV `INTER_LINEAR`): what most exporters' demos use.
+    Linear,
+    /// Pixel-area averaging (OpenCV `INTER_AREA`): FastestDet's reference; every source pixel
+    /// counts when shrinking, so small objects keep their contrast.
+    Area,
+    /// Nearest neighbour.
+    Nearest,
+    /// Bicubic.
+    Cubic,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ColorOrder {
@@ -322,6 +337,7 @@ pub struct RawInput {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub resize: Option<ResizeMode>,
+    pub interpolation: Option<Interpolation>,
     pub pad_value: Option<u8>,
     pub color: Option<ColorOrder>,
     pub scale: Option<f32>,

@@ -1,8 +1,8 @@
 //! The checked pipeline: every default applied, every path resolved, every reference valid.
 
 pub use super::raw::{
-    ColorOrder, DetectFormat, Pace, Provider, ResizeMode, SourceMode, SupportPriority, Upsample,
-    WhenFull,
+    ColorOrder, DetectFormat, Interpolation, Pace, Provider, ResizeMode, SourceMode,
+    SupportPriority, Upsample, WhenFull,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -139,6 +139,7 @@ pub struct InputOverrides {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub resize: Option<ResizeMode>,
+    pub interpolation: Option<Interpolation>,
     pub pad_value: Option<u8>,
     pub color: Option<ColorOrder>,
     pub scale: Option<f32>,

@@ -8,7 +8,7 @@ use super::metadata::ModelMeta;
 use super::nms::{Candidate, nms};
 use super::preprocess::{Geometry, InputSpec};
 use super::session::{self, RuntimeError, SessionOptions};
-use crate::config::{ColorOrder, DetectFormat, ModelSpec, Provider, ResizeMode};
+use crate::config::{ColorOrder, DetectFormat, Interpolation, ModelSpec, Provider, ResizeMode};
 use crate::frame::{Detection, ModelInput};
 use crate::telemetry::Metrics;
 use ort::session::Session;
@@ -575,6 +575,7 @@ pub fn read_input(
         height,
         native,
         resize: spec.input.resize.unwrap_or(d.resize),
+        interpolation: spec.input.interpolation.unwrap_or(d.interpolation),
         pad_value: spec.input.pad_value.unwrap_or(114),
         color: spec.input.color.unwrap_or(d.color),
         scale: spec.input.scale.unwrap_or(d.scale),
@@ -616,6 +617,7 @@ impl ImageInput for (&[f32], Geometry) {
 /// Per-format preprocessing defaults (what the exporters' own demos do).
 struct Defaults {
     resize: ResizeMode,
+    interpolation: Interpolation,
     color: ColorOrder,
     scale: f32,
     score_threshold: f32,
@@ -625,14 +627,17 @@ impl Defaults {
     fn of(f: DetectFormat) -> Defaults {
         let d = Defaults {
             resize: ResizeMode::Letterbox,
+            interpolation: Interpolation::Linear,
             color: ColorOrder::Rgb,
             scale: 1.0 / 255.0,
             score_threshold: 0.25,
         };
         match f {
             DetectFormat::Yolov8 | DetectFormat::Yolov5 | DetectFormat::YoloEnd2end => d,
+            // FastestDet's reference (its ONNX Runtime demo): `cv2.resize(..., INTER_AREA)`.
             DetectFormat::Fastestdet => Defaults {
                 resize: ResizeMode::Stretch,
+                interpolation: Interpolation::Area,
                 color: ColorOrder::Bgr,
                 score_threshold: 0.65,
                 ..d

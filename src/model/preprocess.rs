@@ -1,7 +1,7 @@
 //! Frame -> model input: letterbox or stretch with OpenCV, then HWC u8 -> NCHW f32 through a
 //! per-channel lookup table (scale, mean, std folded in), into a reused tensor buffer.
 
-use crate::config::{ColorOrder, ResizeMode};
+use crate::config::{ColorOrder, Interpolation, ResizeMode};
 pub use crate::frame::geometry::Geometry;
 use opencv::core::{Mat, Size};
 use opencv::prelude::*;
@@ -16,6 +16,7 @@ pub struct InputSpec {
     /// size configured, such as torchvision's Faster R-CNN).
     pub native: bool,
     pub resize: ResizeMode,
+    pub interpolation: Interpolation,
     pub pad_value: u8,
     pub color: ColorOrder,
     pub scale: f32,
@@ -117,7 +118,12 @@ impl Preprocessor {
                 Size::new(g.new_w as i32, g.new_h as i32),
                 0.0,
                 0.0,
-                opencv::imgproc::INTER_LINEAR,
+                match s.interpolation {
+                    Interpolation::Linear => opencv::imgproc::INTER_LINEAR,
+                    Interpolation::Area => opencv::imgproc::INTER_AREA,
+                    Interpolation::Nearest => opencv::imgproc::INTER_NEAREST,
+                    Interpolation::Cubic => opencv::imgproc::INTER_CUBIC,
+                },
             )?;
             let step = self.resized.step1(0)?;
             (self.resized.data_bytes()?, step)
@@ -176,6 +182,7 @@ mod tests {
             height: h,
             native: false,
             resize,
+            interpolation: Interpolation::Linear,
             pad_value: 114,
             color,
             scale: 1.0 / 255.0,
@@ -280,5 +287,30 @@ mod tests {
         Preprocessor::new(s).run(&bgr, 2, 2, &mut out).unwrap();
         assert_eq!(out[0], 25.0);
         assert_eq!(out[4], 100.0);
+    }
+
+    #[test]
+    fn area_interpolation_averages_what_linear_skips() {
+        // A one-pixel checkerboard, 30x30, shrunk to 10x10: area averaging sees all nine
+        // pixels under each output pixel (4 or 5 of them white), bilinear samples the centre
+        // one and keeps it black or white.
+        let bgr: Vec<u8> = (0..30 * 30)
+            .flat_map(|i| {
+                let v = if (i % 30 + i / 30) % 2 == 0 { 255 } else { 0 };
+                [v, v, v]
+            })
+            .collect();
+        let mut run = |interpolation| {
+            let mut s = spec(ResizeMode::Stretch, ColorOrder::Bgr, 10, 10);
+            s.scale = 1.0;
+            s.interpolation = interpolation;
+            let mut out = vec![0f32; 300];
+            Preprocessor::new(s).run(&bgr, 30, 30, &mut out).unwrap();
+            out
+        };
+        let area = run(Interpolation::Area);
+        assert!(area.iter().all(|v| (100.0..=160.0).contains(v)), "{area:?}");
+        let linear = run(Interpolation::Linear);
+        assert!(linear.iter().all(|v| *v < 30.0 || *v > 225.0), "{linear:?}");
     }
 }

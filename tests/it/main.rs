@@ -12,6 +12,7 @@ mod errors;
 mod eval_adas;
 mod eval_det;
 mod eval_seg;
+mod fastestdet_clip;
 mod mot_eval;
 mod pipeline;
 mod replay;

@@ -253,6 +253,7 @@ fn model(
             width: i.width,
             height: i.height,
             resize: i.resize,
+            interpolation: i.interpolation,
             pad_value: i.pad_value,
             color: i.color,
             scale: i.scale,
