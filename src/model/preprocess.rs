@@ -300,7 +300,7 @@ mod tests {
                 [v, v, v]
             })
             .collect();
-        let mut run = |interpolation| {
+        let run = |interpolation| {
             let mut s = spec(ResizeMode::Stretch, ColorOrder::Bgr, 10, 10);
             s.scale = 1.0;
             s.interpolation = interpolation;
