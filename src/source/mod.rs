@@ -1,4 +1,5 @@
-//! GStreamer sources ending in an `appsink` that hands out packed BGR frames.
+//! GStreamer sources ending in an `appsink` that hands out packed BGR frames (I420 from the
+//! decoder is converted by [`yuv`], bit-exact with FFmpeg / OpenCV; anything else by `videoconvert`).
 //!
 //! file: `filesrc ! decodebin` (video pad only; audio is left unlinked and ignored);
 //! test: `videotestsrc`; launch: any fragment that ends in raw video; rtsp: `rtspsrc`, its
@@ -6,6 +7,7 @@
 //! [`supervise::Supervised`], which reconnects it.
 
 pub mod supervise;
+pub mod yuv;
 pub use supervise::{Input, SourceHealth};
 
 use crate::config::{SourceKind, SourceSpec, SupportPriority};
@@ -174,7 +176,7 @@ impl Source {
     ) -> Result<Source, SourceError> {
         init()?;
         let launch = format!(
-            "{} ! video/x-raw,format=BGR ! appsink name=perceptd_sink sync=false max-buffers=4 drop=false emit-signals=false",
+            "{} ! video/x-raw,format={{ I420, BGR }} ! appsink name=perceptd_sink sync=false max-buffers=4 drop=false emit-signals=false",
             launch_line(spec)
         );
         let build_err = |reason: String| SourceError::Build {
@@ -386,18 +388,35 @@ impl Source {
         let vframe = gst_video::VideoFrameRef::from_buffer_ref_readable(buffer, &info)
             .map_err(|e| err(format!("cannot map frame: {e}")))?;
         let (w, h) = (info.width() as usize, info.height() as usize);
-        let stride = vframe.plane_stride()[0] as usize;
-        let data = vframe
-            .plane_data(0)
-            .map_err(|e| err(format!("cannot read frame: {e}")))?;
         let row = w * 3;
         let mut image = self.pool.take(|| Vec::with_capacity(row * h));
         image.clear();
-        if stride == row {
-            image.extend_from_slice(&data[..row * h]);
+        let plane = |i: u32| {
+            vframe
+                .plane_data(i)
+                .map(|d| (d, vframe.plane_stride()[i as usize] as usize))
+                .map_err(|e| err(format!("cannot read frame: {e}")))
+        };
+        if info.format() == gst_video::VideoFormat::I420 {
+            // Decoders hand out I420: converted here as FFmpeg does (see `yuv`).
+            yuv::i420_to_bgr(
+                &yuv::I420 {
+                    y: plane(0)?,
+                    u: plane(1)?,
+                    v: plane(2)?,
+                    width: w,
+                    height: h,
+                },
+                &mut image,
+            );
         } else {
-            for y in 0..h {
-                image.extend_from_slice(&data[y * stride..y * stride + row]);
+            let (data, stride) = plane(0)?;
+            if stride == row {
+                image.extend_from_slice(&data[..row * h]);
+            } else {
+                for y in 0..h {
+                    image.extend_from_slice(&data[y * stride..y * stride + row]);
+                }
             }
         }
         let fps = info.fps();

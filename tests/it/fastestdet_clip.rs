@@ -4,12 +4,12 @@
 //! `pipelines/examples/fastestdet-drive.yaml`'s own model settings (the score threshold lowered
 //! to the reference's 0.4 so that every reference box can be looked for).
 //!
-//! Two references. On the same pixels (the reference reads the frames GStreamer decodes, as
-//! perceptd sees them), resize, decode and NMS are all that differ: at least 99 % of the
-//! reference's boxes of score >= 0.4 need a perceptd box of the same label at IoU >= 0.9. With
-//! OpenCV decoding the clip itself (FFmpeg's YUV -> BGR, about 1.5 levels a pixel off
-//! GStreamer's), the boxes the pipeline keeps (score >= 0.65) need the same at 95 %. Reference
-//! boxes are clipped to the frame, as perceptd's are.
+//! At least 95 % of the reference's boxes of score >= 0.4, and of those the pipeline keeps
+//! (>= 0.65), need a perceptd box of the same label at IoU >= 0.9 in the same frame. Reference
+//! boxes are clipped to the frame, as perceptd's are. Both decode with the same H.264 decoder
+//! and convert YUV -> BGR the same way (`source::yuv`, bit-exact with FFmpeg's swscale): with
+//! GStreamer's `videoconvert` instead (1.5 levels a pixel off) the figure at 0.4 was 76 %, with
+//! bilinear resizing 49 %.
 
 use crate::common::*;
 use serde_json::Value;
@@ -141,60 +141,21 @@ fn fastestdet_on_the_real_clip_matches_its_python_reference() {
         .map(|l| l.trim().to_string())
         .collect();
 
-    // The frames as GStreamer decodes them for perceptd (the chain decodebin builds for this
-    // file: qtdemux, h264parse, avdec_h264, then videoconvert to BGR).
-    let raw = dir.join("frames.bgr");
-    let gst = std::process::Command::new("gst-launch-1.0")
-        .arg("-q")
-        .arg("filesrc")
-        .arg(format!(
-            "location={}",
-            assets().join("solidWhiteRight.mp4").display()
-        ))
-        .args([
-            "!",
-            "qtdemux",
-            "!",
-            "h264parse",
-            "!",
-            "avdec_h264",
-            "!",
-            "videoconvert",
-        ])
-        .args(["!", "video/x-raw,format=BGR", "!", "filesink"])
-        .arg(format!("location={}", raw.display()))
-        .output()
-        .unwrap();
-    assert!(
-        gst.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gst.stderr)
-    );
-    let same_pixels = reference(
-        &python,
-        &dir.join("reference-gst.json"),
-        &["--raw-bgr", raw.to_str().unwrap(), "--size", "960x540"],
-    );
-    let _ = std::fs::remove_file(&raw);
     let opencv = reference(&python, &dir.join("reference-opencv.json"), &[]);
 
     let pct = |(m, n): (usize, usize)| 100.0 * m as f64 / n.max(1) as f64;
-    let same = agreement(&same_pixels, &ours, &names, 0.4);
-    let kept = agreement(&opencv, &ours, &names, 0.65);
     let all = agreement(&opencv, &ours, &names, 0.4);
+    let kept = agreement(&opencv, &ours, &names, 0.65);
     eprintln!(
-        "FastestDet vs its reference, 221 frames, IoU >= 0.9, same label: same pixels, score >= 0.4: {}/{} ({:.1} %); OpenCV-decoded, score >= 0.65: {}/{} ({:.1} %); OpenCV-decoded, score >= 0.4: {}/{} ({:.1} %)",
-        same.0,
-        same.1,
-        pct(same),
-        kept.0,
-        kept.1,
-        pct(kept),
+        "FastestDet vs its reference, 221 frames, IoU >= 0.9, same label: score >= 0.4: {}/{} ({:.1} %); score >= 0.65 (the pipeline's): {}/{} ({:.1} %)",
         all.0,
         all.1,
-        pct(all)
+        pct(all),
+        kept.0,
+        kept.1,
+        pct(kept)
     );
-    assert!(same.1 > 1000 && kept.1 > 300, "{same:?} {kept:?}");
-    assert!(pct(same) >= 99.0, "same pixels: {same:?}");
-    assert!(pct(kept) >= 95.0, "OpenCV-decoded, kept boxes: {kept:?}");
+    assert!(all.1 > 1000 && kept.1 > 300, "{all:?} {kept:?}");
+    assert!(pct(all) >= 95.0, "score >= 0.4: {all:?}");
+    assert!(pct(kept) >= 95.0, "score >= 0.65: {kept:?}");
 }
