@@ -16,13 +16,44 @@ const U2B: i32 = 16525;
 const U2G: i32 = -3209;
 const V2G: i32 = -6660;
 
-#[inline(always)]
-fn mulhi(a: i32, c: i32) -> i32 {
+const fn mulhi(a: i32, c: i32) -> i32 {
     (a * c) >> 16
 }
 
+/// Every term of the conversion depends on one byte: tabulated once, at compile time.
+struct Tables {
+    y: [i16; 256],
+    u2b: [i16; 256],
+    u2g: [i16; 256],
+    v2g: [i16; 256],
+    v2r: [i16; 256],
+}
+
+const fn tables() -> Tables {
+    let mut t = Tables {
+        y: [0; 256],
+        u2b: [0; 256],
+        u2g: [0; 256],
+        v2g: [0; 256],
+        v2r: [0; 256],
+    };
+    let mut i = 0;
+    while i < 256 {
+        let c = i as i32 * 8 - 1024;
+        t.y[i] = mulhi(i as i32 * 8 - 128, CY) as i16;
+        t.u2b[i] = mulhi(c, U2B) as i16;
+        t.u2g[i] = mulhi(c, U2G) as i16;
+        t.v2g[i] = mulhi(c, V2G) as i16;
+        t.v2r[i] = mulhi(c, V2R) as i16;
+        i += 1;
+    }
+    t
+}
+
+static T: Tables = tables();
+
 #[inline(always)]
-fn sat(v: i32) -> u8 {
+fn sat(v: i16) -> u8 {
     v.clamp(0, 255) as u8
 }
 
@@ -35,25 +66,41 @@ pub struct I420<'a> {
     pub height: usize,
 }
 
+#[inline(always)]
+fn pixel(px: &mut [u8], y: u8, (b, g, r): (i16, i16, i16)) {
+    let y = T.y[y as usize];
+    px[0] = sat(y + b);
+    px[1] = sat(y + g);
+    px[2] = sat(y + r);
+}
+
 /// Appends the frame as packed BGR (`width * 3` bytes a row) to `out`.
 pub fn i420_to_bgr(f: &I420, out: &mut Vec<u8>) {
     let (w, h) = (f.width, f.height);
     out.resize(out.len() + w * h * 3, 0);
     let start = out.len() - w * h * 3;
     let dst = &mut out[start..];
+    let cw = w.div_ceil(2);
     for row in 0..h {
         let ys = &f.y.0[row * f.y.1..row * f.y.1 + w];
-        let cw = w.div_ceil(2);
         let us = &f.u.0[(row / 2) * f.u.1..(row / 2) * f.u.1 + cw];
         let vs = &f.v.0[(row / 2) * f.v.1..(row / 2) * f.v.1 + cw];
         let d = &mut dst[row * w * 3..(row + 1) * w * 3];
-        for (x, (px, &yv)) in d.chunks_exact_mut(3).zip(ys).enumerate() {
-            let u = us[x / 2] as i32 * 8 - 1024;
-            let v = vs[x / 2] as i32 * 8 - 1024;
-            let y = mulhi(yv as i32 * 8 - 128, CY);
-            px[0] = sat(y + mulhi(u, U2B));
-            px[1] = sat(y + mulhi(u, U2G) + mulhi(v, V2G));
-            px[2] = sat(y + mulhi(v, V2R));
+        // Two pixels share one chroma sample.
+        let pairs = d.chunks_exact_mut(6).zip(ys.chunks_exact(2));
+        for ((px, y), (&u, &v)) in pairs.zip(us.iter().zip(vs)) {
+            let c = (
+                T.u2b[u as usize],
+                T.u2g[u as usize] + T.v2g[v as usize],
+                T.v2r[v as usize],
+            );
+            pixel(&mut px[..3], y[0], c);
+            pixel(&mut px[3..], y[1], c);
+        }
+        if w % 2 == 1 {
+            let (u, v) = (us[cw - 1] as usize, vs[cw - 1] as usize);
+            let c = (T.u2b[u], T.u2g[u] + T.v2g[v], T.v2r[v]);
+            pixel(&mut d[(w - 1) * 3..], ys[w - 1], c);
         }
     }
 }
