@@ -23,6 +23,7 @@ fn frame(n: usize, t: f64, label: &Arc<str>) -> Vec<Detection> {
                 score: if i % 10 == 0 { 0.3 } else { 0.8 },
                 bbox: [x, cy, x + 40.0, cy + 80.0],
                 track_id: None,
+                track_box: None,
             }
         })
         .collect()

@@ -40,11 +40,19 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 SEED = 20261128
 DET_CLASSES = ["car", "truck", "bus", "person"]
 SEG_CLASSES = ["background", "road", "lane", "vehicle", "person"]
-# 512x288 is the 16:9 drive letterboxed without padding; persons are ~20 px tall at 960x540, so
-# at 320x180 half of them were under 7 px and the detector found 1 in 5 (AP@0.5 0.19).
-DET_W, DET_H = 512, 288
-SEG_W, SEG_H = 320, 176
-STRIDES = (8, 16)
+# Most ground-truth boxes of a drive are far away: 16 px high at 960x540 is a car at ~60 m. At
+# 512x288 with strides 8 and 16 the detector found 4 % of the boxes under 16 px and 15 % of those
+# under 32 px; 640x368 (the 960x540 frame at 2/3, 4 rows of padding above and below) with a
+# stride-4 level gives those boxes 2-4 cells.
+DET_W, DET_H = 640, 368
+SEG_W, SEG_H = 480, 272
+STRIDES = (4, 8, 16)
+# A box goes to the level by its longer side (input pixels): < 24 to stride 4, < 72 to 8.
+LEVEL_MAX = (24, 72, float("inf"))
+# Training crops (multiples of the largest stride): half the pixels, twice the images per second;
+# the nets are fully convolutional, inference runs on the whole input.
+DET_CROP = (448, 256)
+SEG_CROP = (320, 192)
 
 
 def seed_all(s):
@@ -61,53 +69,85 @@ def generate(perceptd, work, seeds, frames):
     drives = []
     for s in seeds:
         d = work / f"seed{s}"
-        if not (d / "gt" / "drive.jsonl").is_file():
+        if not (d / "gt" / "drive.jsonl").is_file() or not (d / "drive.mp4").is_file():
             subprocess.run([perceptd, "sample-drive", "--seed", str(s), "--out", str(d),
-                            "--frames", str(frames), "--images", "--name", "drive"], check=True)
+                            "--frames", str(frames), "--name", "drive"], check=True)
         drives.append(d)
     return drives
 
 
+def frames_of(drive, every):
+    """The drive's MP4 decoded by OpenCV (FFmpeg), RGB: the pixels perceptd's sources give the
+    models (`src/source/yuv.rs` is bit-exact with it), compression artefacts included."""
+    import cv2
+    cap = cv2.VideoCapture(str(drive / "drive.mp4"))
+    i = 0
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        if i % every == 0:
+            yield i, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        i += 1
+
+
 def letterbox(img, w, h):
-    """Ultralytics letterbox as perceptd does it: scale to fit, round, centre, pad 114."""
-    sw, sh = img.size
+    """Ultralytics letterbox as perceptd does it (OpenCV bilinear): scale to fit, round, centre,
+    pad 114."""
+    import cv2
+    sh, sw = img.shape[:2]
     s = min(w / sw, h / sh)
     nw, nh = round(sw * s), round(sh * s)
     left, top = (w - nw) // 2, (h - nh) // 2
-    canvas = Image.new("RGB", (w, h), (114, 114, 114))
-    canvas.paste(img.resize((nw, nh), Image.BILINEAR), (left, top))
-    return np.asarray(canvas), s, left, top
+    canvas = np.full((h, w, 3), 114, np.uint8)
+    canvas[top:top + nh, left:left + nw] = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return canvas, s, left, top
 
 
 def load_det(drives, every):
     xs, boxes = [], []
     for d in drives:
-        gt = [json.loads(l) for l in (d / "gt" / "drive.jsonl").read_text().splitlines() if l.strip()]
-        for rec in gt[::every]:
-            img = Image.open(d / "images" / "drive" / f"{rec['frame']:06d}.png").convert("RGB")
+        gt = {}
+        for l in (d / "gt" / "drive.jsonl").read_text().splitlines():
+            if l.strip():
+                r = json.loads(l)
+                gt[r["frame"]] = r
+        for i, img in frames_of(d, every):
             arr, s, left, top = letterbox(img, DET_W, DET_H)
             xs.append(arr)
             b = [(DET_CLASSES.index(o["label"]), o["bbox"][0] * s + left, o["bbox"][1] * s + top,
                   o["bbox"][2] * s + left, o["bbox"][3] * s + top)
-                 for o in rec["objects"] if o["label"] in DET_CLASSES and not o.get("iscrowd")]
+                 for o in gt[i]["objects"] if o["label"] in DET_CLASSES and not o.get("iscrowd")]
             boxes.append(np.array(b, dtype=np.float32).reshape(-1, 5))
     return np.stack(xs), boxes
 
 
 def load_seg(drives, every):
+    import cv2
     xs, ys = [], []
     for d in drives:
-        masks = sorted((d / "gt" / "drive").glob("*.png"))
-        for m in masks[::every]:
-            img = Image.open(d / "images" / "drive" / m.name).convert("RGB").resize((SEG_W, SEG_H), Image.BILINEAR)
-            lab = Image.open(m).resize((SEG_W, SEG_H), Image.NEAREST)
-            xs.append(np.asarray(img))
-            ys.append(np.asarray(lab, dtype=np.uint8))
+        for i, img in frames_of(d, every):
+            lab = np.asarray(Image.open(d / "gt" / "drive" / f"{i:06d}.png"), dtype=np.uint8)
+            xs.append(cv2.resize(img, (SEG_W, SEG_H), interpolation=cv2.INTER_LINEAR))
+            ys.append(cv2.resize(lab, (SEG_W, SEG_H), interpolation=cv2.INTER_NEAREST))
     return np.stack(xs), np.stack(ys)
 
 
 def to_input(batch_u8):
     return torch.from_numpy(batch_u8).permute(0, 3, 1, 2).float() / 255.0
+
+
+def photometric(img, rng):
+    """Light and sensor changes: brightness, contrast, colour cast, blur, noise."""
+    import cv2
+    x = img.astype(np.float32)
+    x = (x - 128.0) * rng.uniform(0.7, 1.3) + 128.0 * rng.uniform(0.7, 1.3)
+    x *= rng.uniform(0.9, 1.1, size=3).astype(np.float32)
+    if rng.random() < 0.25:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.5, 1.2))
+    if rng.random() < 0.25:
+        x += rng.normal(0, rng.uniform(2, 6), size=x.shape).astype(np.float32)
+    return np.clip(x, 0, 255).astype(np.uint8)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -119,22 +159,29 @@ def cbr(i, o, s=1):
 
 
 class Detector(nn.Module):
+    """Stride 4, 8 and 16 features, top-down sums (a small FPN), one head per level."""
+
     def __init__(self, nc):
         super().__init__()
         self.nc = nc
-        self.stem = nn.Sequential(cbr(3, 16, 2), cbr(16, 32, 2), cbr(32, 32), cbr(32, 64, 2), cbr(64, 64))  # /8
-        self.down = nn.Sequential(cbr(64, 96, 2), cbr(96, 96))  # /16
-        self.up = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), cbr(96, 64))
-        self.heads = nn.ModuleList([nn.Sequential(cbr(64, 64), nn.Conv2d(64, 4 + nc, 1)),
+        self.p2 = nn.Sequential(cbr(3, 16, 2), cbr(16, 32, 2), cbr(32, 32))  # /4
+        self.p3 = nn.Sequential(cbr(32, 64, 2), cbr(64, 64))  # /8
+        self.p4 = nn.Sequential(cbr(64, 96, 2), cbr(96, 96))  # /16
+        self.up4 = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), cbr(96, 64))
+        self.up3 = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), cbr(64, 32))
+        self.heads = nn.ModuleList([nn.Sequential(cbr(32, 32), nn.Conv2d(32, 4 + nc, 1)),
+                                    nn.Sequential(cbr(64, 64), nn.Conv2d(64, 4 + nc, 1)),
                                     nn.Sequential(cbr(96, 64), nn.Conv2d(64, 4 + nc, 1))])
         for h in self.heads:  # start with low class probability (focal-loss prior)
             nn.init.constant_(h[-1].bias[4:], -4.6)
 
     def raw(self, x):
-        p8 = self.stem(x)
-        p16 = self.down(p8)
-        p8 = p8 + self.up(p16)
-        return [self.heads[0](p8), self.heads[1](p16)]
+        p2 = self.p2(x)
+        p3 = self.p3(p2)
+        p4 = self.p4(p3)
+        p3 = p3 + self.up4(p4)
+        p2 = p2 + self.up3(p3)
+        return [self.heads[0](p2), self.heads[1](p3), self.heads[2](p4)]
 
     def forward(self, x):
         """YOLOv8 layout: [B, 4 + nc, N]: cx, cy, w, h (input pixels), class probabilities."""
@@ -153,40 +200,35 @@ class Detector(nn.Module):
 
 def assign(boxes, h, w):
     """Per level: class target [nc, h/s, w/s] and box target [4, h/s, w/s] (x1y1x2y2, NaN: none).
-    A box goes to the level by its longer side (< 64 px: stride 8), to the cells whose centres lie
-    inside the box and within 2.5 strides of its centre; a cell claimed twice keeps the smaller box."""
+    A box goes to the level of its longer side (LEVEL_MAX), to the cells whose centres lie inside
+    the box and within 2.5 strides of its centre (at least its centre cell); a cell claimed twice
+    keeps the smaller box."""
     out = []
+    order = np.argsort(-(boxes[:, 3] - boxes[:, 1]) * (boxes[:, 4] - boxes[:, 2])) if len(boxes) else []
     for li, s in enumerate(STRIDES):
         gh, gw = h // s, w // s
         cls = np.zeros((len(DET_CLASSES), gh, gw), np.float32)
         reg = np.full((4, gh, gw), np.nan, np.float32)
-        area = np.full((gh, gw), np.inf, np.float32)
-        for c, x1, y1, x2, y2 in boxes:
+        lo = LEVEL_MAX[li - 1] if li else 0
+        ys = (np.arange(gh) + 0.5) * s
+        xs = (np.arange(gw) + 0.5) * s
+        for k in order:  # largest first: smaller boxes overwrite the cells they share
+            c, x1, y1, x2, y2 = boxes[k]
             side = max(x2 - x1, y2 - y1)
-            if (li == 0) != (side < 64):
+            if not (lo <= side < LEVEL_MAX[li]):
                 continue
-            bx, by = (x1 + x2) / 2, (y1 + y2) / 2
-            r = 2.5 * s
-            i0, i1 = max(0, int((max(y1, by - r)) // s)), min(gh - 1, int((min(y2, by + r)) // s))
-            j0, j1 = max(0, int((max(x1, bx - r)) // s)), min(gw - 1, int((min(x2, bx + r)) // s))
-            a = (x2 - x1) * (y2 - y1)
-            hit = False
-            for i in range(i0, i1 + 1):
-                for j in range(j0, j1 + 1):
-                    cx, cy = (j + 0.5) * s, (i + 0.5) * s
-                    if x1 < cx < x2 and y1 < cy < y2 and a < area[i, j]:
-                        area[i, j] = a
-                        cls[:, i, j] = 0
-                        cls[int(c), i, j] = 1
-                        reg[:, i, j] = (x1, y1, x2, y2)
-                        hit = True
-            if not hit:  # tiny box: its centre cell
-                i, j = min(gh - 1, int(by // s)), min(gw - 1, int(bx // s))
-                if a < area[i, j]:
-                    area[i, j] = a
-                    cls[:, i, j] = 0
-                    cls[int(c), i, j] = 1
-                    reg[:, i, j] = (x1, y1, x2, y2)
+            bx, by, r = (x1 + x2) / 2, (y1 + y2) / 2, 2.5 * s
+            my = (ys > max(y1, by - r)) & (ys < min(y2, by + r))
+            mx = (xs > max(x1, bx - r)) & (xs < min(x2, bx + r))
+            if not my.any() or not mx.any():
+                my = np.zeros(gh, bool)
+                mx = np.zeros(gw, bool)
+                my[min(gh - 1, max(0, int(by // s)))] = True
+                mx[min(gw - 1, max(0, int(bx // s)))] = True
+            m = my[:, None] & mx[None, :]
+            cls[:, m] = 0
+            cls[int(c), m] = 1
+            reg[:, m] = np.array([x1, y1, x2, y2], np.float32)[:, None]
         out.append((cls, reg))
     return out
 
@@ -206,7 +248,7 @@ def giou(p, t):
 
 def det_loss(model, x, targets):
     loss_cls, loss_box, npos = 0.0, 0.0, 0
-    for (o, s), li in zip(zip(model.raw(x), STRIDES), range(len(STRIDES))):
+    for li, (o, s) in enumerate(zip(model.raw(x), STRIDES)):
         cls_t = torch.from_numpy(np.stack([t[li][0] for t in targets]))
         reg_t = torch.from_numpy(np.stack([t[li][1] for t in targets]))
         logits = o[:, 4:]
@@ -231,17 +273,33 @@ def det_loss(model, x, targets):
     return loss_cls / npos + 2.0 * loss_box / npos
 
 
+def crop_origin(rng, full, crop, step):
+    return int(rng.integers(0, (full - crop) // step + 1)) * step
+
+
 def augment_det(img, boxes, rng):
-    """Horizontal flip and brightness jitter (the generator already varies light)."""
+    """A crop (aligned to the largest stride), horizontal flip and photometric changes. Boxes cut
+    by the crop are kept clipped when at least 40 % of them stays inside."""
+    cw, ch = DET_CROP
+    x0 = crop_origin(rng, DET_W, cw, STRIDES[-1])
+    y0 = crop_origin(rng, DET_H, ch, STRIDES[-1])
+    img = img[y0:y0 + ch, x0:x0 + cw]
+    if len(boxes):
+        b = boxes.copy()
+        area = (b[:, 3] - b[:, 1]) * (b[:, 4] - b[:, 2])
+        b[:, [1, 3]] = np.clip(b[:, [1, 3]] - x0, 0, cw)
+        b[:, [2, 4]] = np.clip(b[:, [2, 4]] - y0, 0, ch)
+        keep = (b[:, 3] - b[:, 1]) * (b[:, 4] - b[:, 2]) >= 0.4 * np.maximum(area, 1e-6)
+        keep &= (b[:, 3] - b[:, 1] >= 1) & (b[:, 4] - b[:, 2] >= 1)
+        boxes = b[keep]
     if rng.random() < 0.5:
         img = img[:, ::-1]
         if len(boxes):
             boxes = boxes.copy()
-            x1 = DET_W - boxes[:, 3]
-            boxes[:, 3] = DET_W - boxes[:, 1]
+            x1 = cw - boxes[:, 3]
+            boxes[:, 3] = cw - boxes[:, 1]
             boxes[:, 1] = x1
-    img = np.clip(img.astype(np.float32) * rng.uniform(0.75, 1.25), 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(img), boxes
+    return np.ascontiguousarray(photometric(img, rng)), boxes
 
 
 def train_det(xs, boxes, epochs, batch=32):
@@ -262,7 +320,7 @@ def train_det(xs, boxes, epochs, batch=32):
             for i in idx:
                 im, bx = augment_det(xs[i], boxes[i], rng)
                 imgs.append(im)
-                targets.append(assign(bx, DET_H, DET_W))
+                targets.append(assign(bx, DET_CROP[1], DET_CROP[0]))
             loss = det_loss(model, to_input(np.stack(imgs)), targets)
             opt.zero_grad()
             loss.backward()
@@ -279,17 +337,32 @@ def train_det(xs, boxes, epochs, batch=32):
 
 
 class Segmenter(nn.Module):
-    """Encoder to stride 8, then three stride-2 transposed convolutions back to the input size."""
+    """Encoder to stride 16, a decoder that adds the stride 8, 4 and 2 features back (U-Net
+    style: the lane markings are 1-3 px wide at the input), logits at the input size."""
 
     def __init__(self, nc):
         super().__init__()
-        self.enc = nn.Sequential(cbr(3, 16, 2), cbr(16, 32, 2), cbr(32, 32), cbr(32, 64, 2), cbr(64, 64))
+        self.e1 = cbr(3, 16, 2)  # /2
+        self.e2 = nn.Sequential(cbr(16, 32, 2), cbr(32, 32))  # /4
+        self.e3 = nn.Sequential(cbr(32, 64, 2), cbr(64, 64))  # /8
+        self.e4 = nn.Sequential(cbr(64, 96, 2), cbr(96, 96))  # /16
+
         def up(i, o):
             return nn.Sequential(nn.ConvTranspose2d(i, o, 4, 2, 1, bias=False), nn.BatchNorm2d(o), nn.SiLU())
-        self.dec = nn.Sequential(up(64, 32), up(32, 16), nn.ConvTranspose2d(16, nc, 4, 2, 1))
+        self.d3 = up(96, 64)
+        self.d2 = up(64, 32)
+        self.d1 = up(32, 16)
+        self.out = nn.Sequential(cbr(16, 16), nn.ConvTranspose2d(16, nc, 4, 2, 1))
 
     def forward(self, x):
-        return self.dec(self.enc(x))
+        f1 = self.e1(x)
+        f2 = self.e2(f1)
+        f3 = self.e3(f2)
+        f4 = self.e4(f3)
+        y = self.d3(f4) + f3
+        y = self.d2(y) + f2
+        y = self.d1(y) + f1
+        return self.out(y)
 
 
 def train_seg(xs, ys, epochs, batch=16):
@@ -303,6 +376,7 @@ def train_seg(xs, ys, epochs, batch=16):
     weight = torch.tensor((freq.sum() / np.maximum(freq, 1)) ** 0.5, dtype=torch.float32)
     weight = weight / weight.mean()
     rng = np.random.default_rng(SEED + 1)
+    cw, ch = SEG_CROP
     t0 = time.time()
     for ep in range(epochs):
         model.train()
@@ -310,12 +384,16 @@ def train_seg(xs, ys, epochs, batch=16):
         tot = 0.0
         for k in range(0, len(order), batch):
             idx = order[k:k + batch]
-            x, y = xs[idx], ys[idx]
+            x0 = crop_origin(rng, SEG_W, cw, 16)
+            y0 = crop_origin(rng, SEG_H, ch, 16)
+            x = xs[idx, y0:y0 + ch, x0:x0 + cw]
+            y = ys[idx, y0:y0 + ch, x0:x0 + cw]
             if rng.random() < 0.5:
                 x, y = x[:, :, ::-1], y[:, :, ::-1]
-            x = to_input(np.ascontiguousarray(x)) * float(rng.uniform(0.75, 1.25))
+            x = np.stack([photometric(im, rng) for im in x])
+            x = to_input(np.ascontiguousarray(x))
             y = torch.from_numpy(np.ascontiguousarray(y)).long()
-            loss = F.cross_entropy(model(x.clamp(0, 1)), y, weight=weight)
+            loss = F.cross_entropy(model(x), y, weight=weight)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -347,11 +425,11 @@ def main():
     ap.add_argument("--perceptd", default=str(REPO / "target/release/perceptd"))
     ap.add_argument("--work", default="/tmp/perceptd-train")
     ap.add_argument("--out", default=str(REPO / "models"))
-    ap.add_argument("--drives", type=int, default=12)
-    ap.add_argument("--frames", type=int, default=300)
-    ap.add_argument("--every", type=int, default=2, help="use every N-th frame")
-    ap.add_argument("--det-epochs", type=int, default=30)
-    ap.add_argument("--seg-epochs", type=int, default=12)
+    ap.add_argument("--drives", type=int, default=14)
+    ap.add_argument("--frames", type=int, default=1200)
+    ap.add_argument("--every", type=int, default=5, help="use every N-th frame")
+    ap.add_argument("--det-epochs", type=int, default=10)
+    ap.add_argument("--seg-epochs", type=int, default=6)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--only", choices=["det", "seg"], help="train one of the two models")
     a = ap.parse_args()

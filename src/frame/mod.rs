@@ -24,6 +24,16 @@ pub struct Detection {
     pub bbox: [f32; 4],
     /// The confirmed track this detection belongs to, when a `track` stage ran and matched it.
     pub track_id: Option<u64>,
+    /// That track's box after this detection updated it (its Kalman state, `[x1, y1, x2, y2]`):
+    /// steadier than `bbox`, what MOT results and the annotated video show.
+    pub track_box: Option<[f32; 4]>,
+}
+
+impl Detection {
+    /// The box to show: the track's filtered box when tracked, else the detector's.
+    pub fn shown_box(&self) -> [f32; 4] {
+        self.track_box.unwrap_or(self.bbox)
+    }
 }
 
 /// The input tensor a preprocessing stage made for a model, with the geometry to undo it.

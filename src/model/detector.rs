@@ -709,6 +709,7 @@ fn to_detections<'a>(
             score: c.score,
             bbox,
             track_id: None,
+            track_box: None,
         })
     })
 }

@@ -40,7 +40,8 @@ impl Trails {
         self.last_t = t;
         for d in &frame.detections {
             if let Some(id) = d.track_id {
-                let p = Point::new(((d.bbox[0] + d.bbox[2]) / 2.0) as i32, d.bbox[3] as i32);
+                let b = d.shown_box();
+                let p = Point::new(((b[0] + b[2]) / 2.0) as i32, b[3] as i32);
                 self.points.entry(id).or_default().push_back((t, p));
             }
         }
@@ -135,7 +136,7 @@ pub fn draw(
     }
     for d in &frame.detections {
         let color = class_color(d.class_id);
-        let [x1, y1, x2, y2] = d.bbox.map(|v| v.round() as i32);
+        let [x1, y1, x2, y2] = d.shown_box().map(|v| v.round() as i32);
         imgproc::rectangle(
             &mut mat,
             Rect::new(x1, y1, (x2 - x1).max(1), (y2 - y1).max(1)),

@@ -18,6 +18,9 @@ struct DetectionRecord<'a> {
     bbox: [f32; 4],
     /// The confirmed track, null when untracked.
     track_id: Option<u64>,
+    /// The track's filtered box, only when tracked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    track_bbox: Option<[f32; 4]>,
 }
 
 #[derive(Serialize)]
@@ -111,6 +114,7 @@ impl JsonlSink {
                     score: d.score,
                     bbox: d.bbox,
                     track_id: d.track_id,
+                    track_bbox: d.track_box,
                 })
                 .collect(),
             segmentation: Segmentation(&f.segmentation),

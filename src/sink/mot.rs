@@ -48,7 +48,7 @@ impl MotSink {
         self.text.clear();
         for d in &f.detections {
             if let Some(id) = d.track_id {
-                write_line(&mut self.text, f.seq + 1, id, d.bbox, d.score);
+                write_line(&mut self.text, f.seq + 1, id, d.shown_box(), d.score);
             }
         }
         if self.text.is_empty() {

@@ -32,6 +32,10 @@ pub struct Config {
     pub match_iou: Option<f32>,
     pub low_match_iou: Option<f32>,
     pub tentative_match_iou: Option<f32>,
+    /// ByteTrack: weigh IoU by the detection score in the first and tentative rounds.
+    pub fuse_score: Option<bool>,
+    /// ByteTrack: above this IoU a followed and a lost track are one object (0 = never).
+    pub duplicate_iou: Option<f32>,
     pub confirm_s: Option<f64>,
     pub max_lost_s: Option<f64>,
 }
@@ -133,8 +137,18 @@ fn track_options(t: &Config, key: &str, diag: &mut Diagnostics) -> Option<TrackO
         &mut p.tentative_match_iou,
         false,
     );
+    if let Some(f) = t.fuse_score {
+        p.fuse_score = f;
+    }
+    if let Some(v) = t.duplicate_iou {
+        let mut slot = 0.0;
+        unit("duplicate_iou", Some(v), &mut slot, true);
+        p.duplicate_iou = (slot > 0.0).then_some(slot);
+    }
     if t.tracker == Some(TrackerKind::Sort) {
         for (name, set) in [
+            ("fuse_score", t.fuse_score.is_some()),
+            ("duplicate_iou", t.duplicate_iou.is_some()),
             ("low_score", t.low_score.is_some()),
             ("new_track_score", t.new_track_score.is_some()),
             ("low_match_iou", t.low_match_iou.is_some()),

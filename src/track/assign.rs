@@ -10,6 +10,17 @@ pub fn assign(cost: &[f32], rows: usize, cols: usize, gate: f32) -> Vec<(usize, 
     out
 }
 
+/// ByteTrack's assignment: the pairs with `cost < limit` that minimise the total cost when every
+/// row and column left unmatched costs `limit / 2`, i.e. that maximise the sum of `limit - cost`
+/// over the pairs made. This is what `lap.lapjv(cost, extend_cost=True, cost_limit=limit)`
+/// solves in the reference implementation; unlike [`assign`] it may leave a pair unmade to make
+/// two better ones.
+pub fn assign_limited(cost: &[f32], rows: usize, cols: usize, limit: f32) -> Vec<(usize, usize)> {
+    let mut out = vec![];
+    Assigner::default().solve_limited(cost, rows, cols, limit, &mut out);
+    out
+}
+
 /// The Hungarian method with its work buffers kept between calls (a tracker solves several
 /// small problems every frame).
 #[derive(Debug, Clone, Default)]
@@ -20,9 +31,35 @@ pub struct Assigner {
     way: Vec<usize>,
     minv: Vec<f64>,
     used: Vec<bool>,
+    /// `solve_limited`'s savings matrix.
+    shifted: Vec<f32>,
 }
 
 impl Assigner {
+    /// As [`assign_limited`], into `out` (cleared first), sorted by row.
+    pub fn solve_limited(
+        &mut self,
+        cost: &[f32],
+        rows: usize,
+        cols: usize,
+        limit: f32,
+        out: &mut Vec<(usize, usize)>,
+    ) {
+        assert_eq!(cost.len(), rows * cols, "cost matrix is rows x cols");
+        // Leaving a row unmatched is worth 0, a pair `cost - limit` (< 0 when worth making): a
+        // complete assignment of minimum total over these is the optimum, its pairs at 0 the
+        // rows left unmatched.
+        let mut shifted = std::mem::take(&mut self.shifted);
+        shifted.clear();
+        shifted.extend(
+            cost.iter()
+                .map(|&c| if c < limit { c - limit } else { 0.0 }),
+        );
+        self.solve(&shifted, rows, cols, f32::MAX, out);
+        out.retain(|&(r, c)| cost[r * cols + c] < limit);
+        self.shifted = shifted;
+    }
+
     /// As [`assign`], into `out` (cleared first), sorted by row.
     pub fn solve(
         &mut self,
@@ -61,6 +98,7 @@ impl Assigner {
             way,
             minv,
             used,
+            ..
         } = self;
         for b in [&mut *u, &mut *v] {
             b.clear();
@@ -161,6 +199,83 @@ mod tests {
             best
         }
         go(0, &mut vec![false; cols], cost, rows, cols, gate)
+    }
+
+    /// Every way of matching, by brute force: the largest sum of `limit - cost` over the pairs.
+    fn brute_limited(cost: &[f32], rows: usize, cols: usize, limit: f32) -> f32 {
+        fn go(
+            r: usize,
+            used: &mut Vec<bool>,
+            cost: &[f32],
+            rows: usize,
+            cols: usize,
+            limit: f32,
+        ) -> f32 {
+            if r == rows {
+                return 0.0;
+            }
+            let mut best = go(r + 1, used, cost, rows, cols, limit);
+            for c in 0..cols {
+                let v = cost[r * cols + c];
+                if !used[c] && v < limit {
+                    used[c] = true;
+                    best = best.max(limit - v + go(r + 1, used, cost, rows, cols, limit));
+                    used[c] = false;
+                }
+            }
+            best
+        }
+        go(0, &mut vec![false; cols], cost, rows, cols, limit)
+    }
+
+    #[test]
+    fn limited_assignment_trades_one_pair_for_two_better_ones() {
+        // Row 0 fits column 0 best, but taking it leaves row 1 without a pair: two pairs save
+        // more (0.3 + 0.6 against 0.7).
+        #[rustfmt::skip]
+        let c = [
+            0.1, 0.5,
+            0.2, 0.9,
+        ];
+        assert_eq!(assign_limited(&c, 2, 2, 0.8), vec![(0, 1), (1, 0)]);
+        // A pair at 0.75 saves 0.05, less than the 0.6 lost by breaking the 0.2 pair: one pair,
+        // where the most-pairs rule makes two.
+        #[rustfmt::skip]
+        let c = [
+            0.2, 0.75,
+            0.75, 9.0,
+        ];
+        assert_eq!(assign_limited(&c, 2, 2, 0.8), vec![(0, 0)]);
+        assert_eq!(assign(&c, 2, 2, 0.8), vec![(0, 1), (1, 0)]);
+    }
+
+    #[test]
+    fn limited_assignment_agrees_with_brute_force_on_random_matrices() {
+        let mut s = 5u32;
+        let mut rnd = || {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (s >> 8) as f32 / (1 << 24) as f32
+        };
+        for rows in 1..7 {
+            for cols in 1..7 {
+                for _ in 0..20 {
+                    let c: Vec<f32> = (0..rows * cols).map(|_| rnd()).collect();
+                    let got = assign_limited(&c, rows, cols, 0.6);
+                    let mut seen = std::collections::HashSet::new();
+                    assert!(
+                        got.iter().all(|&(_, k)| seen.insert(k)),
+                        "one row per column"
+                    );
+                    assert!(got.iter().all(|&(r, k)| c[r * cols + k] < 0.6));
+                    let saved: f32 = got.iter().map(|&(r, k)| 0.6 - c[r * cols + k]).sum();
+                    let best = brute_limited(&c, rows, cols, 0.6);
+                    assert!(
+                        (saved - best).abs() < 1e-4,
+                        "{rows}x{cols}: {saved} vs {best}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

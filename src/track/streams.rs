@@ -139,6 +139,7 @@ mod tests {
             score: 0.9,
             bbox: [x, 100.0, x + 40.0, 200.0],
             track_id: None,
+            track_box: None,
         }
     }
 

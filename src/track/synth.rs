@@ -291,6 +291,7 @@ pub fn generate(cfg: &SceneConfig) -> Vec<SynthFrame> {
                 score,
                 bbox: b,
                 track_id: None,
+                track_box: None,
             });
         }
         // False positives: a Poisson count of boxes anywhere.
@@ -308,6 +309,7 @@ pub fn generate(cfg: &SceneConfig) -> Vec<SynthFrame> {
                 score: r.range(0.1, 0.65),
                 bbox: [x, y, x + bw, y + bh],
                 track_id: None,
+                track_box: None,
             });
             p *= r.f();
         }

@@ -34,6 +34,12 @@ pub struct TrackerParams {
     pub new_track_score: f32,
     /// Least IoU of a match in the first (SORT: the only) association.
     pub match_iou: f32,
+    /// ByteTrack: the first association and the tentative tracks' weigh IoU by the detection's
+    /// score (`1 - IoU x score` against `1 - match_iou`), as the reference's `fuse_score`.
+    pub fuse_score: bool,
+    /// ByteTrack: a followed track and a lost one overlapping above this IoU at the end of an
+    /// update are one object twice; the younger goes (the reference's duplicate removal).
+    pub duplicate_iou: Option<f32>,
     /// ByteTrack: least IoU of a match between a low-score detection and a track.
     pub low_match_iou: f32,
     /// ByteTrack: least IoU of a match between a tentative track and a detection.
@@ -54,6 +60,8 @@ impl TrackerParams {
             low_score: 0.1,
             new_track_score: 0.6,
             match_iou: 0.2,
+            fuse_score: true,
+            duplicate_iou: Some(0.85),
             low_match_iou: 0.5,
             tentative_match_iou: 0.3,
             confirm_s: 0.0,
@@ -69,6 +77,8 @@ impl TrackerParams {
             low_score: 0.5,
             new_track_score: 0.5,
             match_iou: 0.3,
+            fuse_score: false,
+            duplicate_iou: None,
             low_match_iou: 0.3,
             tentative_match_iou: 0.3,
             confirm_s: 0.1,
@@ -98,6 +108,8 @@ pub struct Track {
     last_seen: f64,
     /// SORT: when the current run of consecutive matches began.
     streak_start: Option<f64>,
+    /// The detection (index into the frame's) matched in the latest update.
+    matched: Option<usize>,
     /// Removed at the end of this update.
     dead: bool,
 }
@@ -106,6 +118,11 @@ impl Track {
     /// The filter's box `[x1, y1, x2, y2]` (predicted to the latest frame's time).
     pub fn bbox(&self) -> [f32; 4] {
         self.kf.xyxy()
+    }
+
+    /// Whether the track was matched or started in the latest update (ByteTrack's "tracked").
+    fn followed(&self, t: f64) -> bool {
+        self.state != TrackState::Lost && self.last_seen >= t
     }
 }
 
@@ -180,7 +197,14 @@ impl Tracker {
         let dt = self.clock.map_or(0.0, |c| (t - c).max(0.0));
         let first_frame = self.clock.is_none();
         self.clock = Some(t);
+        let bytetrack = self.params.algorithm == Algorithm::ByteTrack;
         for tr in &mut self.tracks {
+            tr.matched = None;
+            if bytetrack && tr.state == TrackState::Tentative {
+                // As ByteTrack: a track seen once is matched where it was, with the covariance
+                // it started with.
+                continue;
+            }
             if tr.state != TrackState::Confirmed {
                 // As ByteTrack: a track not followed does not keep growing or shrinking.
                 tr.kf.mean[7] = 0.0;
@@ -207,6 +231,9 @@ impl Tracker {
                 tr.dead = true;
             }
         }
+        if let Some(min_iou) = self.params.duplicate_iou {
+            self.remove_duplicates(t, min_iou, dets);
+        }
         self.tracks.retain(|tr| !tr.dead);
         UpdateStats {
             started: self.started_now,
@@ -229,7 +256,7 @@ impl Tracker {
             let sc = dets[i].score;
             if sc >= p.high_score {
                 s.high.push(i);
-            } else if sc >= p.low_score {
+            } else if sc > p.low_score {
                 s.low.push(i);
             }
         }
@@ -238,18 +265,26 @@ impl Tracker {
         s.rows.extend(
             (0..self.tracks.len()).filter(|&k| self.tracks[k].state != TrackState::Tentative),
         );
-        self.round(s, Band::High, p.match_iou, t, dets, next_id);
+        self.round(s, Band::High, p.match_iou, p.fuse_score, t, dets, next_id);
         // 2. Low-score detections against the followed tracks still unmatched.
         s.rows.retain(|&k| {
             self.tracks[k].state == TrackState::Confirmed && self.tracks[k].last_seen < t
         });
-        self.round(s, Band::Low, p.low_match_iou, t, dets, next_id);
+        self.round(s, Band::Low, p.low_match_iou, false, t, dets, next_id);
         // 3. Tentative tracks against the high-score detections left; unmatched, they go.
         s.rows.clear();
         s.rows.extend(
             (0..self.tracks.len()).filter(|&k| self.tracks[k].state == TrackState::Tentative),
         );
-        self.round(s, Band::High, p.tentative_match_iou, t, dets, next_id);
+        self.round(
+            s,
+            Band::High,
+            p.tentative_match_iou,
+            p.fuse_score,
+            t,
+            dets,
+            next_id,
+        );
         for &k in &s.rows {
             if self.tracks[k].last_seen < t {
                 self.tracks[k].dead = true;
@@ -281,19 +316,22 @@ impl Tracker {
         );
         s.rows.clear();
         s.rows.extend(0..self.tracks.len());
-        self.round(s, Band::High, p.match_iou, t, dets, next_id);
+        self.round(s, Band::High, p.match_iou, false, t, dets, next_id);
         for &i in &s.high {
             self.start(t, &mut dets[i], false, next_id);
         }
     }
 
     /// One association: the tracks `s.rows` against the detections of `band` at IoU >=
-    /// `min_iou`. Matched tracks are updated; matched detections leave the band.
+    /// `min_iou` (with `fuse`, IoU x score). Matched tracks are updated; matched detections
+    /// leave the band.
+    #[allow(clippy::too_many_arguments)]
     fn round(
         &mut self,
         s: &mut Scratch,
         band: Band,
         min_iou: f32,
+        fuse: bool,
         t: f64,
         dets: &mut [Detection],
         next_id: &mut u64,
@@ -302,10 +340,19 @@ impl Tracker {
             Band::High => &mut s.high,
             Band::Low => &mut s.low,
         };
+        let rule = Rule {
+            min_iou,
+            fuse,
+            objective: match self.params.algorithm {
+                Algorithm::ByteTrack => Objective::Savings,
+                Algorithm::Sort => Objective::MostPairs,
+            },
+        };
         s.assoc
-            .run(&self.tracks, &s.rows, dets, cands, min_iou, &mut s.pairs);
+            .run(&self.tracks, &s.rows, dets, cands, rule, &mut s.pairs);
         for &(k, i) in &s.pairs {
             self.hit(k, t, &mut dets[i], next_id);
+            self.tracks[k].matched = Some(i);
             s.taken[i] = true;
         }
         cands.retain(|&i| !s.taken[i]);
@@ -336,7 +383,37 @@ impl Tracker {
         }
         if tr.state == TrackState::Confirmed {
             d.track_id = tr.id;
+            d.track_box = Some(tr.kf.xyxy());
         }
+    }
+
+    /// ByteTrack's duplicate removal: a followed track (matched or started now) and a lost one
+    /// that overlap above `min_iou` are the same object; the one followed for less time goes
+    /// (the followed one on a tie), and a detection it had matched loses its id.
+    fn remove_duplicates(&mut self, t: f64, min_iou: f32, dets: &mut [Detection]) {
+        // Every pair is judged on the tracks as they are, then the losers go (as the reference).
+        let mut gone = std::mem::take(&mut self.scratch.rows);
+        gone.clear();
+        let age = |tr: &Track| tr.last_seen - tr.first_seen;
+        for (a, ta) in self.tracks.iter().enumerate() {
+            if ta.dead || !ta.followed(t) {
+                continue;
+            }
+            for (b, tb) in self.tracks.iter().enumerate() {
+                if !tb.dead && tb.state == TrackState::Lost && iou(ta.bbox(), tb.bbox()) > min_iou {
+                    gone.push(if age(ta) > age(tb) { b } else { a });
+                }
+            }
+        }
+        for &k in &gone {
+            let tr = &mut self.tracks[k];
+            tr.dead = true;
+            if let Some(i) = tr.matched {
+                dets[i].track_id = None;
+                dets[i].track_box = None;
+            }
+        }
+        self.scratch.rows = gone;
     }
 
     /// A new track from detection `d`.
@@ -345,6 +422,7 @@ impl Tracker {
         if confirmed {
             self.started_now += 1;
             d.track_id = id;
+            d.track_box = Some(d.bbox);
         }
         self.tracks.push(Track {
             id,
@@ -358,6 +436,7 @@ impl Tracker {
             first_seen: t,
             last_seen: t,
             streak_start: Some(t),
+            matched: None,
             dead: false,
         });
     }
@@ -383,6 +462,23 @@ pub fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
     let inter = iw * ih;
     let union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
     if union > 0.0 { inter / union } else { 0.0 }
+}
+
+/// How one association round scores and picks its pairs.
+#[derive(Debug, Clone, Copy)]
+struct Rule {
+    /// Least IoU (with `fuse`: IoU x detection score) of a pair.
+    min_iou: f32,
+    fuse: bool,
+    objective: Objective,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Objective {
+    /// ByteTrack's reference (`lapjv` with a cost limit): the most total `limit - cost`.
+    Savings,
+    /// The most pairs, then the least total cost.
+    MostPairs,
 }
 
 /// IoU association of tracks and detections. The gated cost matrix is sparse (a box overlaps
@@ -412,15 +508,16 @@ fn find(parent: &mut [usize], mut x: usize) -> usize {
 }
 
 impl Associator {
-    /// Matches `tracks[rows[..]]` with `dets[cols[..]]` at IoU >= `min_iou`: the most pairs,
-    /// then the least total `1 - IoU`. `out` gets `(track index, detection index)`.
+    /// Matches `tracks[rows[..]]` with `dets[cols[..]]` on the cost `1 - IoU` (`1 - IoU x
+    /// score` with `rule.fuse`) up to `1 - rule.min_iou`, by `rule.objective`. `out` gets
+    /// `(track index, detection index)`.
     fn run(
         &mut self,
         tracks: &[Track],
         rows: &[usize],
         dets: &[Detection],
         cols: &[usize],
-        min_iou: f32,
+        rule: Rule,
         out: &mut Vec<(usize, usize)>,
     ) {
         out.clear();
@@ -428,7 +525,7 @@ impl Associator {
         if nr == 0 || nc == 0 {
             return;
         }
-        let gate = 1.0 - min_iou;
+        let gate = 1.0 - rule.min_iou;
         self.boxes.clear();
         self.boxes.extend(rows.iter().map(|&k| tracks[k].bbox()));
         self.cost.clear();
@@ -443,7 +540,13 @@ impl Associator {
                 if a[2] <= b[0] || b[2] <= a[0] || a[3] <= b[1] || b[3] <= a[1] {
                     continue;
                 }
-                let v = 1.0 - iou(a, b);
+                let d = &dets[cols[c]];
+                let v = 1.0
+                    - if rule.fuse {
+                        iou(a, b) * d.score
+                    } else {
+                        iou(a, b)
+                    };
                 if v <= gate {
                     self.cost[r * nc + c] = v;
                     let (x, y) = (find(&mut self.parent, r), find(&mut self.parent, nr + c));
@@ -487,8 +590,16 @@ impl Associator {
                     self.sub.push(self.cost[r * nc + c]);
                 }
             }
-            self.assigner
-                .solve(&self.sub, sr, sc, gate, &mut self.sub_pairs);
+            match rule.objective {
+                Objective::MostPairs => {
+                    self.assigner
+                        .solve(&self.sub, sr, sc, gate, &mut self.sub_pairs)
+                }
+                Objective::Savings => {
+                    self.assigner
+                        .solve_limited(&self.sub, sr, sc, gate, &mut self.sub_pairs)
+                }
+            }
             for &(a, b) in &self.sub_pairs {
                 out.push((rows[self.sub_rows[a]], cols[self.sub_cols[b]]));
             }
@@ -507,6 +618,7 @@ mod tests {
             score,
             bbox: [x, 100.0, x + 40.0, 200.0],
             track_id: None,
+            track_box: None,
         }
     }
 
@@ -648,6 +760,7 @@ mod tests {
                         first_seen: 0.0,
                         last_seen: 0.0,
                         streak_start: None,
+                        matched: None,
                         dead: false,
                     };
                     tr.kf.predict(0.0);
@@ -665,7 +778,12 @@ mod tests {
                 .collect();
             let rows: Vec<usize> = (0..25).collect();
             let mut got = vec![];
-            Associator::default().run(&tracks, &rows, &dets, &rows, 0.2, &mut got);
+            let rule = Rule {
+                min_iou: 0.2,
+                fuse: false,
+                objective: Objective::MostPairs,
+            };
+            Associator::default().run(&tracks, &rows, &dets, &rows, rule, &mut got);
             let cost: Vec<f32> = tracks
                 .iter()
                 .flat_map(|t| dets.iter().map(move |d| 1.0 - iou(t.bbox(), d.bbox)))

@@ -153,6 +153,7 @@ fn crossing_scene(fps: u32) -> Vec<(f64, Vec<Detection>)> {
                         y + h + wob(o + 3.0),
                     ],
                     track_id: None,
+                    track_box: None,
                 });
             };
             if !(2.0..2.5).contains(&t) {
@@ -284,4 +285,79 @@ sinks:
     assert_eq!(started, Some(ids.len() as f64));
     assert!(page.contains("perceptd_tracks_active{"));
     assert!(page.contains("stage=\"track\""), "the track stage is timed");
+}
+
+/// Recorded detections (perceptd's detector on sample drive seed 1000, 450 frames at 30 fps,
+/// score >= 0.1) through perceptd's ByteTrack and through the reference (Ultralytics'
+/// `BYTETracker` with ByteTrack's published thresholds, `tests/fixtures/bytetrack_reference.py`):
+/// the same detections get the same tracks, with the same filtered boxes. Ids are compared
+/// through a one-to-one mapping (the reference numbers tentative tracks too, perceptd only
+/// confirmed ones).
+#[test]
+fn bytetrack_matches_its_reference_on_recorded_detections() {
+    let dir = crate::common::fixtures();
+    let text = |name: &str| String::from_utf8(crate::common::gunzip(&dir.join(name))).unwrap();
+    let mut frames: BTreeMap<u64, Vec<Detection>> = BTreeMap::new();
+    for line in text("bytetrack_drive.dets.csv.gz").lines().skip(1) {
+        let v: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
+        frames.entry(v[0] as u64).or_default().push(Detection {
+            class_id: v[6] as u32,
+            label: "object".into(),
+            score: v[5] as f32,
+            bbox: [v[1] as f32, v[2] as f32, v[3] as f32, v[4] as f32],
+            track_id: None,
+            track_box: None,
+        });
+    }
+    let n = frames.keys().max().unwrap() + 1;
+    // frame -> detection row -> (reference id, reference box)
+    let mut want: BTreeMap<(u64, usize), (u64, [f32; 4])> = BTreeMap::new();
+    for line in text("bytetrack_drive.expected.csv.gz").lines().skip(1) {
+        let v: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
+        let b = [v[3] as f32, v[4] as f32, v[5] as f32, v[6] as f32];
+        want.insert((v[0] as u64, v[1] as usize), (v[2] as u64, b));
+    }
+    let mut t = StreamTrackers::new(options(TrackerParams::bytetrack()));
+    let stream: Arc<str> = "drive".into();
+    let (mut ref_to_ours, mut ours_to_ref) = (BTreeMap::new(), BTreeMap::new());
+    let (mut agree, mut extra, mut worst_box) = (0usize, 0usize, 0f32);
+    let mut first_miss = None;
+    for f in 0..n {
+        let mut dets = frames.remove(&f).unwrap_or_default();
+        t.update(&stream, f, f as f64 / 30.0, &mut dets);
+        for (i, d) in dets.iter().enumerate() {
+            let Some(id) = d.track_id else { continue };
+            let Some(&(rid, rbox)) = want.get(&(f, i)) else {
+                extra += 1;
+                first_miss
+                    .get_or_insert(format!("frame {f} det {i}: perceptd #{id}, reference none"));
+                continue;
+            };
+            let mapped = *ref_to_ours.entry(rid).or_insert(id) == id
+                && *ours_to_ref.entry(id).or_insert(rid) == rid;
+            let tb = d
+                .track_box
+                .expect("a tracked detection has its track's box");
+            let dev = (0..4).map(|k| (tb[k] - rbox[k]).abs()).fold(0f32, f32::max);
+            worst_box = worst_box.max(dev);
+            if mapped && dev <= 0.05 {
+                agree += 1;
+            } else {
+                first_miss.get_or_insert(format!(
+                    "frame {f} det {i}: perceptd #{id} {tb:?}, reference #{rid} {rbox:?}"
+                ));
+            }
+        }
+    }
+    let total = want.len();
+    eprintln!(
+        "ByteTrack vs reference: {agree}/{total} reference track boxes reproduced (same detection, \
+         one-to-one id, box within 0.05 px; worst box difference {worst_box:.4} px), {extra} \
+         tracked by perceptd only; first difference: {first_miss:?}"
+    );
+    assert!(total > 3000, "the fixture has {total} track boxes");
+    assert!(
+        agree as f64 >= 0.99 * total as f64 && extra as f64 <= 0.01 * total as f64,
+        "{agree}/{total} agree, {extra} extra; first difference: {first_miss:?}"
+    );
 }
