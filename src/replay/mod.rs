@@ -14,7 +14,7 @@ mod summary;
 pub mod svg;
 
 pub use summary::{
-    DriveSummary, ReplayError, RunSummary, StageStats, WorstFrame, fmt_opt, hist_edges_ms,
+    DriveSummary, ReplayError, RunSummary, StageStats, WorstFrame, fmt_opt, hist_edges_ms, seg_class_ious, switches_per_100,
 };
 
 use crate::config::{self, Pace, PipelineSpec, SourceKind, SourceMode, WhenFull};
@@ -134,6 +134,16 @@ pub fn spec_for_drive(
     }
     spec.sinks = sinks;
     Ok(spec)
+}
+
+/// The class names of the pipeline's segmentation head, when it has exactly one and names its
+/// classes (with several, each mask file is a head's and the names differ).
+fn seg_class_names(spec: &PipelineSpec) -> Option<Vec<String>> {
+    let mut heads = spec.models.values().filter_map(|m| m.heads.as_ref()).flatten();
+    match (heads.next(), heads.next()) {
+        (Some(h), None) => h.classes.clone(),
+        _ => None,
+    }
 }
 
 fn file_name(spec: &PipelineSpec, pick: impl Fn(&SinkSpec) -> bool) -> Option<String> {
@@ -324,6 +334,7 @@ fn summarise(
         jsonl,
         video: file_name(spec, |s| matches!(s, SinkSpec::Video(_))),
         masks: file_name(spec, |s| matches!(s, SinkSpec::Mask(_))),
+        seg_classes: seg_class_names(spec),
         mot: file_name(spec, |s| matches!(s, SinkSpec::Mot(_))),
         eval: None,
         det_gt: None,
@@ -416,7 +427,11 @@ fn evaluate_drive(
                 g.display()
             )));
         };
-        let r = crate::eval::seg::evaluate_dirs(g, &dir.join(masks), &Default::default())
+        let opts = crate::eval::seg::SegOptions {
+            classes: summary.seg_classes.clone(),
+            ..Default::default()
+        };
+        let r = crate::eval::seg::evaluate_dirs(g, &dir.join(masks), &opts)
             .map_err(|e| err(e.to_string()))?;
         eval.insert("seg".into(), r.to_json());
     }
@@ -510,7 +525,16 @@ pub fn render_summary(run: &RunSummary) -> String {
                 );
             }
             if let Some(seg) = e.get("seg") {
-                let _ = writeln!(s, "  segmentation: mIoU {}", fmt_opt(&seg["miou"]));
+                let _ = write!(s, "  segmentation: mIoU {}", fmt_opt(&seg["miou"]));
+                let classes = seg_class_ious(seg);
+                if !classes.is_empty() {
+                    let _ = write!(s, " (IoU");
+                    for (i, (name, iou)) in classes.iter().enumerate() {
+                        let _ = write!(s, "{} {name} {iou}", if i > 0 { "," } else { "" });
+                    }
+                    s.push(')');
+                }
+                s.push('\n');
             }
             if let Some(a) = e.get("adas") {
                 let w = &a["warnings"];
@@ -545,9 +569,11 @@ pub fn render_summary(run: &RunSummary) -> String {
             if let Some(mot) = e.get("mot") {
                 let _ = writeln!(
                     s,
-                    "  tracking: IDF1 {} MOTA {}",
+                    "  tracking: IDF1 {} MOTA {}, {} ID switches ({} per 100 tracks)",
                     fmt_opt(&mot["idf1"]),
-                    fmt_opt(&mot["mota"])
+                    fmt_opt(&mot["mota"]),
+                    fmt_opt(&mot["num_switches"]),
+                    fmt_opt(&switches_per_100(mot))
                 );
             }
         }

@@ -2,7 +2,7 @@
 //! as PNG data URIs, no scripts, no network) that any browser opens offline.
 
 use super::svg::{self, escape};
-use super::{DriveSummary, RunSummary, fmt_opt};
+use super::{DriveSummary, RunSummary, fmt_opt, seg_class_ious, switches_per_100};
 use crate::config::{Pace, SourceKind, SourceMode, SourceSpec, SupportPriority};
 use opencv::core::{Mat, Point, Rect, Scalar, Size};
 use opencv::imgproc;
@@ -228,10 +228,22 @@ pub fn fps_series(d: &DriveSummary) -> Vec<(f64, f64)> {
     pts
 }
 
-/// Stage-duration histograms as lines over log10(ms).
+/// The stages' duration distributions for the latency chart: `(ms, share of frames)` at each
+/// histogram bin's geometric centre, for the `LATENCY_STAGES` slowest stages (by mean), over
+/// the bins any of them uses (one empty bin either side).
 pub fn latency_series(d: &DriveSummary) -> Vec<(String, Vec<(f64, f64)>)> {
     let edges = super::hist_edges_ms();
-    d.stages
+    let mut stages: Vec<_> = d.stages.iter().collect();
+    stages.sort_by(|a, b| b.mean_ms.total_cmp(&a.mean_ms));
+    stages.truncate(LATENCY_STAGES);
+    let used = |s: &&super::StageStats| s.histogram.iter().position(|&c| c > 0);
+    let first = stages.iter().filter_map(used).min().unwrap_or(0).saturating_sub(1);
+    let last = stages
+        .iter()
+        .filter_map(|s| s.histogram.iter().rposition(|&c| c > 0))
+        .max()
+        .map_or(0, |l| l + 1);
+    stages
         .iter()
         .map(|s| {
             let total = s.histogram.iter().sum::<u64>().max(1) as f64;
@@ -239,12 +251,16 @@ pub fn latency_series(d: &DriveSummary) -> Vec<(String, Vec<(f64, f64)>)> {
                 .histogram
                 .iter()
                 .enumerate()
-                .map(|(i, &c)| (((edges[i] * edges[i + 1]).sqrt()).log10(), c as f64 / total))
+                .filter(|&(i, _)| (first..=last).contains(&i))
+                .map(|(i, &c)| ((edges[i] * edges[i + 1]).sqrt(), c as f64 / total))
                 .collect();
             (s.name.clone(), pts)
         })
         .collect()
 }
+
+/// Stages drawn in the latency chart (the slowest; every stage is in the table above it).
+const LATENCY_STAGES: usize = 6;
 
 fn drive_section(out: &mut String, d: &DriveSummary, run_dir: &Path) {
     let _ = write!(
@@ -285,9 +301,9 @@ fn drive_section(out: &mut String, d: &DriveSummary, run_dir: &Path) {
         "frames/s",
         &[(d.drive.clone(), fps_series(d))],
     ));
-    out.push_str(&svg::lines(
-        "Stage duration distribution",
-        "log10(ms)",
+    out.push_str(&svg::lines_log_x(
+        "Stage duration per frame (slowest stages)",
+        "milliseconds (log scale)",
         "share of frames",
         &latency_series(d),
     ));
@@ -320,6 +336,13 @@ fn drive_section(out: &mut String, d: &DriveSummary, run_dir: &Path) {
                 "<tr><td>mIoU</td><td>{}</td></tr>",
                 fmt_opt(&seg["miou"])
             );
+            for (name, iou) in seg_class_ious(seg) {
+                let _ = write!(
+                    out,
+                    "<tr><td>IoU {}</td><td>{iou}</td></tr>",
+                    escape(&name)
+                );
+            }
         }
         if let Some(adas) = e.get("adas") {
             for (kind, label) in [
@@ -364,8 +387,17 @@ fn drive_section(out: &mut String, d: &DriveSummary, run_dir: &Path) {
                 ("mota", "MOTA"),
                 ("num_switches", "ID switches"),
             ] {
-                let _ = write!(out, "<tr><td>{label}</td><td>{}</td></tr>", mot[k]);
+                let _ = write!(
+                    out,
+                    "<tr><td>{label}</td><td>{}</td></tr>",
+                    fmt_opt(&mot[k])
+                );
             }
+            let _ = write!(
+                out,
+                "<tr><td>ID switches per 100 tracks</td><td>{}</td></tr>",
+                fmt_opt(&switches_per_100(mot))
+            );
         }
         out.push_str("</table>");
     }

@@ -81,6 +81,9 @@ pub struct DriveSummary {
     pub jsonl: String,
     pub video: Option<String>,
     pub masks: Option<String>,
+    /// The class names of the masks (the pipeline's one segmentation head), in index order.
+    #[serde(default)]
+    pub seg_classes: Option<Vec<String>>,
     pub mot: Option<String>,
     /// `{"det": ..., "seg": ..., "mot": ...}` when ground truth was given.
     pub eval: Option<serde_json::Value>,
@@ -134,6 +137,65 @@ pub(super) fn histogram(durations_s: &[f32]) -> Vec<u64> {
     h
 }
 
+/// A metric for people to read: 3 significant digits (`0.348`, `12.3`, `1.00`), `n/a` when
+/// absent. Integers (counts) print whole.
 pub fn fmt_opt(v: &serde_json::Value) -> String {
-    v.as_f64().map_or("n/a".into(), |x| format!("{x:.4}"))
+    if let Some(n) = v.as_u64().or_else(|| v.as_i64().map(|n| n as u64)) {
+        if !v.is_f64() {
+            return n.to_string();
+        }
+    }
+    v.as_f64().map_or("n/a".into(), sig3)
+}
+
+/// ID switches per 100 ground-truth tracks of a tracking evaluation (`null` without tracks).
+pub fn switches_per_100(mot: &serde_json::Value) -> serde_json::Value {
+    match (mot["num_switches"].as_f64(), mot["num_unique_objects"].as_f64()) {
+        (Some(s), Some(n)) if n > 0.0 => serde_json::json!(100.0 * s / n),
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// `x` with 3 significant digits.
+pub fn sig3(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let decimals = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+    format!("{x:.decimals$}")
+}
+
+/// `(class name, IoU)` of a segmentation evaluation's classes, in index order, IoUs for reading.
+pub fn seg_class_ious(seg: &serde_json::Value) -> Vec<(String, String)> {
+    let mut v: Vec<(u64, String, String)> = seg["classes"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, c)| {
+            (
+                c["index"].as_u64().unwrap_or(u64::MAX),
+                name.clone(),
+                fmt_opt(&c["iou"]),
+            )
+        })
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, n, i)| (n, i)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fmt_opt, sig3};
+
+    #[test]
+    fn metrics_print_with_three_significant_digits() {
+        assert_eq!(sig3(0.3476505656480308), "0.348");
+        assert_eq!(sig3(0.041), "0.0410");
+        assert_eq!(sig3(12.345), "12.3");
+        assert_eq!(sig3(1.0), "1.00");
+        assert_eq!(sig3(-0.17221839344513368), "-0.172");
+        assert_eq!(sig3(1234.4), "1234");
+        assert_eq!(fmt_opt(&serde_json::json!(65)), "65");
+        assert_eq!(fmt_opt(&serde_json::json!(null)), "n/a");
+    }
 }

@@ -53,6 +53,30 @@ fn fmt_tick(v: f64) -> String {
     }
 }
 
+/// Ticks of a log10 axis spanning `[lo, hi]` (exponents): at 1, 2 and 5 times the powers of
+/// ten, or only the powers when that makes too many.
+fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let decade = |ms: &[f64]| -> Vec<f64> {
+        (lo.floor() as i32..=hi.ceil() as i32)
+            .flat_map(|k| ms.iter().map(move |m| (m * 10f64.powi(k)).log10()))
+            .filter(|t| (lo - 1e-9..=hi + 1e-9).contains(t))
+            .collect()
+    };
+    let fine = decade(&[1.0, 2.0, 5.0]);
+    if fine.len() <= 8 { fine } else { decade(&[1.0]) }
+}
+
+/// A log-axis tick (its exponent) as the plain number: `0.05`, `1`, `200`.
+fn fmt_log_tick(t: f64) -> String {
+    let v = 10f64.powf(t);
+    if v >= 1.0 {
+        format!("{v:.0}")
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
 fn header(out: &mut String, title: &str) {
     let _ = write!(
         out,
@@ -69,7 +93,7 @@ fn axes(
     y: (f64, f64),
     x_label: &str,
     y_label: &str,
-    x_ticks: bool,
+    x_ticks: XTicks,
 ) {
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let _ = write!(
@@ -87,18 +111,25 @@ fn axes(
             fmt_tick(t)
         );
     }
-    if x_ticks {
-        for t in ticks(x.0, x.1) {
-            let px = LEFT + (t - x.0) / (x.1 - x.0).max(1e-12) * pw;
-            let _ = write!(
-                out,
-                r##"<line x1="{px:.1}" x2="{px:.1}" y1="{}" y2="{}" stroke="#999"/><text x="{px:.1}" y="{}" text-anchor="middle">{}</text>"##,
-                TOP + ph,
-                TOP + ph + 4.0,
-                TOP + ph + 16.0,
+    let xt = match x_ticks {
+        XTicks::None => vec![],
+        XTicks::Linear => ticks(x.0, x.1),
+        XTicks::Log => log_ticks(x.0, x.1),
+    };
+    for t in xt {
+        let px = LEFT + (t - x.0) / (x.1 - x.0).max(1e-12) * pw;
+        let _ = write!(
+            out,
+            r##"<line x1="{px:.1}" x2="{px:.1}" y1="{}" y2="{}" stroke="#999"/><text x="{px:.1}" y="{}" text-anchor="middle">{}</text>"##,
+            TOP + ph,
+            TOP + ph + 4.0,
+            TOP + ph + 16.0,
+            if x_ticks == XTicks::Log {
+                fmt_log_tick(t)
+            } else {
                 fmt_tick(t)
-            );
-        }
+            }
+        );
     }
     let _ = write!(
         out,
@@ -109,6 +140,14 @@ fn axes(
         TOP + ph / 2.0,
         escape(y_label)
     );
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum XTicks {
+    None,
+    Linear,
+    /// x holds log10 of the values; ticks name the values.
+    Log,
 }
 
 /// Names with their colours, in rows inside the plot's top edge.
@@ -142,6 +181,24 @@ pub fn lines(
     lines_over(title, x_label, y_label, series, &[], &[])
 }
 
+/// Lines over a logarithmic x axis: `series` x values are plain (> 0; e.g. milliseconds) and
+/// the ticks name them (`0.1`, `1`, `10`, ...). Points at or below 0 are left out.
+pub fn lines_log_x(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+) -> String {
+    let logged: Vec<(String, Vec<(f64, f64)>)> = series
+        .iter()
+        .map(|(n, p)| {
+            let p = p.iter().filter(|(x, _)| *x > 0.0).map(|&(x, y)| (x.log10(), y));
+            (n.clone(), p.collect())
+        })
+        .collect();
+    plot(title, x_label, y_label, &logged, &[], &[], XTicks::Log)
+}
+
 /// Lines over shaded x intervals (`bands`, e.g. true events) and thin vertical marks (e.g.
 /// warnings raised). The y axis takes in negative values when there are any.
 pub fn lines_over(
@@ -151,6 +208,18 @@ pub fn lines_over(
     series: &[(String, Vec<(f64, f64)>)],
     bands: &[(f64, f64)],
     marks: &[f64],
+) -> String {
+    plot(title, x_label, y_label, series, bands, marks, XTicks::Linear)
+}
+
+fn plot(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    series: &[(String, Vec<(f64, f64)>)],
+    bands: &[(f64, f64)],
+    marks: &[f64],
+    x_ticks: XTicks,
 ) -> String {
     let mut out = String::new();
     header(&mut out, title);
@@ -177,7 +246,7 @@ pub fn lines_over(
         y1 * 1.08
     };
     let y0 = y0 * 1.08;
-    axes(&mut out, (x0, x1), (y0, y1), x_label, y_label, true);
+    axes(&mut out, (x0, x1), (y0, y1), x_label, y_label, x_ticks);
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let px = |x: f64| LEFT + (x.clamp(x0, x1) - x0) / (x1 - x0) * pw;
     for &(a, b) in bands {
@@ -242,7 +311,7 @@ pub fn bars(
         .flat_map(|(_, v)| v.iter().flatten())
         .fold(0.0f64, |a, &b| a.max(b));
     let y1 = if y1 <= 0.0 { 1.0 } else { y1 * 1.15 };
-    axes(&mut out, (0.0, 1.0), (0.0, y1), "", y_label, false);
+    axes(&mut out, (0.0, 1.0), (0.0, y1), "", y_label, XTicks::None);
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let n = categories.len().max(1) as f64;
     let group = pw / n;

@@ -44,41 +44,42 @@ pub fn fill_lane(image: &mut [u8], w: usize, h: usize, lane: &EgoLane) {
 }
 
 /// Where a label `size` (w, h) goes for a box `[x1, y1, x2, y2]`: above it, else below, else
-/// inside its top, moved down (then up) past the labels already placed, inside the frame.
-/// The chosen rectangle is added to `placed`.
+/// inside its top, moved down (then up) past the labels already placed, first at the box's left
+/// edge, then at its right; always inside the frame and clear of every label placed. `None`
+/// when there is no such place near the box (a crowd): the label is left out rather than drawn
+/// over another. The chosen rectangle is added to `placed`.
 pub fn place_label(
     placed: &mut Vec<[i32; 4]>,
     frame: (i32, i32),
     size: (i32, i32),
     bbox: [i32; 4],
-) -> (i32, i32) {
+) -> Option<(i32, i32)> {
     let (fw, fh) = frame;
     let (w, h) = (size.0.min(fw), size.1.min(fh));
-    let x = bbox[0].clamp(0, (fw - w).max(0));
-    let overlaps = |y: i32, placed: &[[i32; 4]]| {
-        placed
-            .iter()
-            .any(|p| x < p[2] && x + w > p[0] && y < p[3] && y + h > p[1])
+    let free = |x: i32, y: i32| {
+        y >= 0
+            && y + h <= fh
+            && !placed
+                .iter()
+                .any(|p| x < p[2] && x + w > p[0] && y < p[3] && y + h > p[1])
     };
-    let inside = |y: i32| y >= 0 && y + h <= fh;
+    let xs = [bbox[0], bbox[2] - w].map(|x| x.clamp(0, (fw - w).max(0)));
     let starts = [bbox[1] - h, bbox[3], bbox[1]];
-    let mut chosen = None;
-    'search: for step in 0..40 {
-        for &y0 in &starts {
-            for y in [y0 + step * h / 2, y0 - step * h / 2] {
-                if inside(y) && !overlaps(y, placed) {
-                    chosen = Some(y);
-                    break 'search;
-                }
-            }
-        }
-    }
-    let y = chosen.unwrap_or_else(|| starts[0].clamp(0, (fh - h).max(0)));
+    let reach = (bbox[3] - bbox[1]).max(0) + 3 * h;
+    let (x, y) = (0..=reach / (h / 2).max(1))
+        .flat_map(|step| {
+            starts.into_iter().flat_map(move |y0| {
+                let d = step * (h / 2).max(1);
+                [y0 + d, y0 - d]
+            })
+        })
+        .flat_map(|y| xs.into_iter().map(move |x| (x, y)))
+        .find(|&(x, y)| free(x, y))?;
     placed.push([x, y, x + w, y + h]);
-    (x, y)
+    Some((x, y))
 }
 
-/// Draws `text` in a filled box at a placed position; returns the box.
+/// Draws `text` in a filled box at a placed position (nothing when there is none).
 #[allow(clippy::too_many_arguments)]
 pub fn label(
     mat: &mut Mat,
@@ -92,7 +93,9 @@ pub fn label(
     let mut baseline = 0;
     let size = imgproc::get_text_size(text, FONT, font_scale, 1, &mut baseline)?;
     let (bw, bh) = (size.width + 4, size.height + baseline + 3);
-    let (x, y) = place_label(placed, frame, (bw, bh), bbox);
+    let Some((x, y)) = place_label(placed, frame, (bw, bh), bbox) else {
+        return Ok(());
+    };
     imgproc::rectangle(
         mat,
         Rect::new(x, y, bw, bh),
@@ -250,4 +253,63 @@ pub fn overlay(
         label(mat, placed, text, b, c, font_scale, (w, h))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place_label;
+
+    #[test]
+    fn labels_of_a_crowd_never_overlap_nor_leave_the_frame() {
+        let frame = (320, 180);
+        let mut s = 3u32;
+        let mut rnd = |n: i32| {
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((s >> 8) % n as u32) as i32
+        };
+        for _ in 0..50 {
+            let mut placed = vec![];
+            let mut shown = 0;
+            for _ in 0..60 {
+                // Boxes anywhere, some past the frame's edges, many on top of each other.
+                let (x, y) = (rnd(360) - 20, rnd(200) - 10);
+                let b = [x, y, x + 10 + rnd(60), y + 10 + rnd(60)];
+                shown += place_label(&mut placed, frame, (40 + rnd(30), 12), b).is_some() as i32;
+            }
+            assert!(
+                shown >= 20,
+                "a crowd still gets most of its labels ({shown}/60)"
+            );
+            for (i, a) in placed.iter().enumerate() {
+                assert!(
+                    a[0] >= 0 && a[1] >= 0 && a[2] <= frame.0 && a[3] <= frame.1,
+                    "{a:?} leaves the frame"
+                );
+                for b in &placed[i + 1..] {
+                    let overlap = a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+                    assert!(!overlap, "{a:?} overlaps {b:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_lone_label_sits_above_its_box_or_below_at_the_top_edge() {
+        let mut placed = vec![];
+        assert_eq!(
+            place_label(&mut placed, (320, 180), (40, 12), [100, 50, 150, 90]),
+            Some((100, 38))
+        );
+        let mut placed = vec![];
+        assert_eq!(
+            place_label(&mut placed, (320, 180), (40, 12), [100, 0, 150, 90]),
+            Some((100, 90))
+        );
+        // At the right edge the label moves left into the frame.
+        let mut placed = vec![];
+        assert_eq!(
+            place_label(&mut placed, (320, 180), (40, 12), [300, 50, 330, 90]),
+            Some((280, 38))
+        );
+    }
 }
