@@ -14,7 +14,8 @@ mod summary;
 pub mod svg;
 
 pub use summary::{
-    DriveSummary, ReplayError, RunSummary, StageStats, WorstFrame, fmt_opt, hist_edges_ms, seg_class_ious, switches_per_100,
+    DriveSummary, ReplayError, RunSummary, StageStats, WorstFrame, fmt_opt, hist_edges_ms,
+    seg_class_ious, switches_per_100,
 };
 
 use crate::config::{self, Pace, PipelineSpec, SourceKind, SourceMode, WhenFull};
@@ -139,7 +140,11 @@ pub fn spec_for_drive(
 /// The class names of the pipeline's segmentation head, when it has exactly one and names its
 /// classes (with several, each mask file is a head's and the names differ).
 fn seg_class_names(spec: &PipelineSpec) -> Option<Vec<String>> {
-    let mut heads = spec.models.values().filter_map(|m| m.heads.as_ref()).flatten();
+    let mut heads = spec
+        .models
+        .values()
+        .filter_map(|m| m.heads.as_ref())
+        .flatten();
     match (heads.next(), heads.next()) {
         (Some(h), None) => h.classes.clone(),
         _ => None,

@@ -237,7 +237,12 @@ pub fn latency_series(d: &DriveSummary) -> Vec<(String, Vec<(f64, f64)>)> {
     stages.sort_by(|a, b| b.mean_ms.total_cmp(&a.mean_ms));
     stages.truncate(LATENCY_STAGES);
     let used = |s: &&super::StageStats| s.histogram.iter().position(|&c| c > 0);
-    let first = stages.iter().filter_map(used).min().unwrap_or(0).saturating_sub(1);
+    let first = stages
+        .iter()
+        .filter_map(used)
+        .min()
+        .unwrap_or(0)
+        .saturating_sub(1);
     let last = stages
         .iter()
         .filter_map(|s| s.histogram.iter().rposition(|&c| c > 0))
@@ -337,11 +342,7 @@ fn drive_section(out: &mut String, d: &DriveSummary, run_dir: &Path) {
                 fmt_opt(&seg["miou"])
             );
             for (name, iou) in seg_class_ious(seg) {
-                let _ = write!(
-                    out,
-                    "<tr><td>IoU {}</td><td>{iou}</td></tr>",
-                    escape(&name)
-                );
+                let _ = write!(out, "<tr><td>IoU {}</td><td>{iou}</td></tr>", escape(&name));
             }
         }
         if let Some(adas) = e.get("adas") {

@@ -150,7 +150,10 @@ pub fn fmt_opt(v: &serde_json::Value) -> String {
 
 /// ID switches per 100 ground-truth tracks of a tracking evaluation (`null` without tracks).
 pub fn switches_per_100(mot: &serde_json::Value) -> serde_json::Value {
-    match (mot["num_switches"].as_f64(), mot["num_unique_objects"].as_f64()) {
+    match (
+        mot["num_switches"].as_f64(),
+        mot["num_unique_objects"].as_f64(),
+    ) {
         (Some(s), Some(n)) if n > 0.0 => serde_json::json!(100.0 * s / n),
         _ => serde_json::Value::Null,
     }

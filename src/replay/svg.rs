@@ -63,7 +63,11 @@ fn log_ticks(lo: f64, hi: f64) -> Vec<f64> {
             .collect()
     };
     let fine = decade(&[1.0, 2.0, 5.0]);
-    if fine.len() <= 8 { fine } else { decade(&[1.0]) }
+    if fine.len() <= 8 {
+        fine
+    } else {
+        decade(&[1.0])
+    }
 }
 
 /// A log-axis tick (its exponent) as the plain number: `0.05`, `1`, `200`.
@@ -192,7 +196,10 @@ pub fn lines_log_x(
     let logged: Vec<(String, Vec<(f64, f64)>)> = series
         .iter()
         .map(|(n, p)| {
-            let p = p.iter().filter(|(x, _)| *x > 0.0).map(|&(x, y)| (x.log10(), y));
+            let p = p
+                .iter()
+                .filter(|(x, _)| *x > 0.0)
+                .map(|&(x, y)| (x.log10(), y));
             (n.clone(), p.collect())
         })
         .collect();
@@ -209,7 +216,15 @@ pub fn lines_over(
     bands: &[(f64, f64)],
     marks: &[f64],
 ) -> String {
-    plot(title, x_label, y_label, series, bands, marks, XTicks::Linear)
+    plot(
+        title,
+        x_label,
+        y_label,
+        series,
+        bands,
+        marks,
+        XTicks::Linear,
+    )
 }
 
 fn plot(
