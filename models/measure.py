@@ -51,19 +51,27 @@ def main():
     ap.add_argument("--perceptd", default=str(REPO / "target/release/perceptd"))
     ap.add_argument("--seeds", type=seeds, default=seeds("1000-1004"))
     ap.add_argument("--work", type=pathlib.Path, default=pathlib.Path("/tmp/perceptd-measure"))
+    ap.add_argument("--runs", type=pathlib.Path,
+                    help="tabulate replays already made (RUNS/<seed>/run.json) instead of running them")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     rows = []
     for s in a.seeds:
-        ev, fps = run(a.perceptd, a.work, s)
+        if a.runs:
+            d = json.loads((a.runs / str(s) / "run.json").read_text())["drives"][0]
+            ev, fps = d["eval"], d["fps"]
+        else:
+            ev, fps = run(a.perceptd, a.work, s)
         det, seg, mot = ev["det"], ev["seg"], ev["mot"]
         rows.append({
             "seed": s,
             "map50": det["map50"], "map": det["map"],
             **{f"ap50 {c}": det["classes"].get(c, {}).get("ap50", float("nan")) for c in DET},
             "miou": seg["miou"],
-            **{f"iou {c}": seg["classes"][f"class {i}"]["iou"] for i, c in enumerate(SEG)},
+            # Named by the pipeline's head since the replay knows them; `class N` before.
+            **{f"iou {c}": (seg["classes"].get(c) or seg["classes"][f"class {i}"])["iou"] for i, c in enumerate(SEG)},
             "idf1": mot["idf1"], "mota": mot["mota"], "idsw": mot["num_switches"],
+            "idsw/100 tracks": 100.0 * mot["num_switches"] / max(1, mot["num_unique_objects"]),
             "frames/s": fps,
         })
         print(f"seed {s}: mAP@0.5 {det['map50']:.3f}, mIoU {seg['miou']:.3f}, IDF1 {mot['idf1']:.3f}",

@@ -2,21 +2,22 @@
 """Trains perceptd's own small models on generated sample drives (issue 9), seeded, CPU only.
 
     python models/train.py [--perceptd target/release/perceptd] [--work /tmp/perceptd-train]
-                           [--drives 12] [--det-epochs 40] [--seg-epochs 12] [--out models]
+                           [--drives 14] [--det-epochs 10] [--seg-epochs 6] [--out models]
 
-1. `perceptd sample-drive --seed S --images` writes the training drives (seeds 1..N): lossless
-   frames, detection ground truth (JSONL) and class maps (PNG).
-2. A small anchor-free detector (stride 8 and 16 heads, FCOS-style centre sampling, focal BCE for
-   classes, GIoU for boxes) is trained on letterboxed 512x288 RGB inputs, then exported with the
+1. `perceptd sample-drive --seed S` writes the training drives (seeds 1..N): MP4 (decoded here by
+   OpenCV, the pixels perceptd's sources give), detection ground truth (JSONL), class maps (PNG).
+2. A small anchor-free detector (stride 4, 8 and 16 heads, FCOS-style centre sampling, focal BCE for
+   classes, GIoU for boxes) is trained on crops of letterboxed 640x368 RGB inputs, then exported with the
    Ultralytics YOLOv8 output layout `[1, 4 + nc, N]` (cx, cy, w, h in input pixels, class
    probabilities) and its class names, `imgsz` and `stride` in the ONNX metadata:
    `models/perceptd-det.onnx`.
-3. A small fully convolutional segmentation net (encoder to stride 8, three transposed-convolution
-   layers back to the input size) is trained on stretched 320x176 inputs with cross entropy over
-   background, road, lane, vehicle, person: `models/perceptd-seg.onnx`, output `seg`.
+3. A small fully convolutional segmentation net (encoder to stride 16, a U-Net-style decoder of
+   transposed convolutions back to the input size) is trained on crops of stretched 480x272
+   inputs with cross entropy over background, road, lane, vehicle, person:
+   `models/perceptd-seg.onnx`, output `seg`.
 
-Needs torch, numpy, pillow, onnx (a venv outside the repository: PyPI's torch is the CUDA build,
-several GB). Accuracy is measured afterwards by the Rust side on drives of other seeds (see the
+Needs torch, numpy, pillow, onnx, opencv-python-headless (a venv outside the repository: PyPI's
+torch is the CUDA build, several GB). Accuracy is measured afterwards by the Rust side on drives of other seeds (see the
 model cards).
 """
 

