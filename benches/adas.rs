@@ -77,6 +77,7 @@ fn main() {
                     score: 0.9,
                     bbox: o.bbox.map(|v| v as f32),
                     track_id: Some(o.id),
+                    track_box: None,
                 }
             })
             .collect();

@@ -140,10 +140,8 @@ pub(super) fn histogram(durations_s: &[f32]) -> Vec<u64> {
 /// A metric for people to read: 3 significant digits (`0.348`, `12.3`, `1.00`), `n/a` when
 /// absent. Integers (counts) print whole.
 pub fn fmt_opt(v: &serde_json::Value) -> String {
-    if let Some(n) = v.as_u64().or_else(|| v.as_i64().map(|n| n as u64)) {
-        if !v.is_f64() {
-            return n.to_string();
-        }
+    if v.is_i64() || v.is_u64() {
+        return v.to_string();
     }
     v.as_f64().map_or("n/a".into(), sig3)
 }
