@@ -165,6 +165,16 @@ impl Assigner {
     }
 }
 
+/// Uniform values in [0, 1) from a seeded linear congruential generator: random test matrices
+/// and boxes that are the same on every run.
+#[cfg(test)]
+pub(crate) fn lcg(mut s: u32) -> impl FnMut() -> f32 {
+    move || {
+        s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (s >> 8) as f32 / (1 << 24) as f32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,11 +261,7 @@ mod tests {
 
     #[test]
     fn limited_assignment_agrees_with_brute_force_on_random_matrices() {
-        let mut s = 5u32;
-        let mut rnd = || {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 8) as f32 / (1 << 24) as f32
-        };
+        let mut rnd = lcg(5);
         for rows in 1..7 {
             for cols in 1..7 {
                 for _ in 0..20 {
@@ -304,11 +310,7 @@ mod tests {
 
     #[test]
     fn agrees_with_brute_force_on_random_matrices() {
-        let mut s = 7u32;
-        let mut rnd = || {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 8) as f32 / (1 << 24) as f32
-        };
+        let mut rnd = lcg(7);
         for rows in 1..7 {
             for cols in 1..7 {
                 for _ in 0..20 {

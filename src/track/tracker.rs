@@ -142,6 +142,8 @@ struct Scratch {
     pairs: Vec<(usize, usize)>,
     /// Per detection of the frame: matched already.
     taken: Vec<bool>,
+    /// Tracks found duplicates at the end of an update.
+    gone: Vec<usize>,
     assoc: Associator,
 }
 
@@ -392,7 +394,7 @@ impl Tracker {
     /// (the followed one on a tie), and a detection it had matched loses its id.
     fn remove_duplicates(&mut self, t: f64, min_iou: f32, dets: &mut [Detection]) {
         // Every pair is judged on the tracks as they are, then the losers go (as the reference).
-        let mut gone = std::mem::take(&mut self.scratch.rows);
+        let mut gone = std::mem::take(&mut self.scratch.gone);
         gone.clear();
         let age = |tr: &Track| tr.last_seen - tr.first_seen;
         for (a, ta) in self.tracks.iter().enumerate() {
@@ -413,7 +415,7 @@ impl Tracker {
                 dets[i].track_box = None;
             }
         }
-        self.scratch.rows = gone;
+        self.scratch.gone = gone;
     }
 
     /// A new track from detection `d`.
@@ -743,11 +745,7 @@ mod tests {
     #[test]
     fn grouped_association_equals_one_big_assignment() {
         // Many boxes in clusters: the component split must give the global optimum.
-        let mut s = 11u32;
-        let mut rnd = || {
-            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            (s >> 8) as f32 / (1 << 24) as f32
-        };
+        let mut rnd = super::super::assign::lcg(11);
         for _ in 0..30 {
             let tracks: Vec<Track> = (0..25)
                 .map(|_| {
