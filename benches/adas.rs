@@ -78,6 +78,7 @@ fn main() {
                     bbox: o.bbox.map(|v| v as f32),
                     track_id: Some(o.id),
                     track_box: None,
+                    mask: None,
                 }
             })
             .collect();

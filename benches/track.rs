@@ -24,6 +24,7 @@ fn frame(n: usize, t: f64, label: &Arc<str>) -> Vec<Detection> {
                 bbox: [x, cy, x + 40.0, cy + 80.0],
                 track_id: None,
                 track_box: None,
+                mask: None,
             }
         })
         .collect()

@@ -252,6 +252,7 @@ pub struct RawModel {
     #[serde(default)]
     pub input: RawInput,
     pub score_threshold: Option<f32>,
+    pub mask_threshold: Option<f32>,
     pub nms_iou: Option<f32>,
     pub max_detections: Option<usize>,
     /// Keep only these class names.

@@ -155,6 +155,8 @@ pub struct ModelSpec {
     pub classes: Option<Vec<String>>,
     pub input: InputOverrides,
     pub score_threshold: Option<f32>,
+    /// The mask probability a pixel needs (models with a mask head).
+    pub mask_threshold: f32,
     pub nms_iou: f32,
     pub max_detections: usize,
     pub keep_classes: Option<Vec<String>>,
@@ -213,6 +215,7 @@ impl ModelSpec {
             classes: None,
             input: InputOverrides::default(),
             score_threshold: None,
+            mask_threshold: 0.5,
             nms_iou: 0.45,
             max_detections: 300,
             keep_classes: None,

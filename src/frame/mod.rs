@@ -5,9 +5,11 @@
 
 pub mod adas;
 pub mod geometry;
+pub mod mask;
 pub mod segmap;
 
 pub use geometry::Geometry;
+pub use mask::InstanceMask;
 pub use segmap::{HeadStyle, SegMap};
 
 use crate::pool::Pooled;
@@ -27,6 +29,8 @@ pub struct Detection {
     /// That track's box after this detection updated it (its Kalman state, `[x1, y1, x2, y2]`):
     /// steadier than `bbox`, what MOT results and the annotated video show.
     pub track_box: Option<[f32; 4]>,
+    /// The object's pixels, when the detector has a mask head (Ultralytics `-seg` exports).
+    pub mask: Option<Arc<InstanceMask>>,
 }
 
 impl Detection {

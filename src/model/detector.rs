@@ -4,12 +4,13 @@
 use super::layout::{
     BoxEncoding, ElemType, Hints, Layout, LayoutMismatch, MAX_TENSORS, OutputInfo,
 };
+use super::masks::{MaskDecoder, Protos};
 use super::metadata::ModelMeta;
 use super::nms::{Candidate, nms};
 use super::preprocess::{Geometry, InputSpec};
 use super::session::{self, RuntimeError, SessionOptions};
 use crate::config::{ColorOrder, DetectFormat, Interpolation, ModelSpec, Provider, ResizeMode};
-use crate::frame::{Detection, ModelInput};
+use crate::frame::{Detection, InstanceMask, ModelInput};
 use crate::telemetry::Metrics;
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef, ValueType};
@@ -117,6 +118,8 @@ pub struct Detector {
     batch: Vec<f32>,
     /// Integer outputs converted to f32, per view.
     ints: [Vec<f32>; MAX_TENSORS],
+    /// The mask head's decoder and coefficient buffer (models with prototypes).
+    masks: Option<(MaskDecoder, Vec<f32>)>,
 }
 
 fn elem_type(ty: TensorElementType) -> ElemType {
@@ -223,7 +226,13 @@ impl Detector {
             cands: Vec::with_capacity(1024),
             batch: vec![],
             ints: Default::default(),
+            masks: layout
+                .mask
+                .map(|_| (MaskDecoder::new(spec.mask_threshold), Vec::new())),
         };
+        if let Some(m) = layout.mask {
+            tracing::info!(model = %spec.name, coefficients = m.coefs, prototypes = %outputs[m.protos].name, "mask head found: detections carry instance masks");
+        }
         // YOLOX exports differ only in whether the graph decodes the boxes: decoded centres
         // span the input, raw offsets stay near the cell.
         if spec.format == DetectFormat::Yolox && spec.decoded_in_graph.is_none() {
@@ -411,6 +420,15 @@ impl Detector {
                 datas[k] = &self.ints[k];
             }
         }
+        let protos = match layout.mask {
+            Some(m) => {
+                let (s, d) = outputs[m.protos]
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| run_error(&self.name, e))?;
+                Some((&s[..], d))
+            }
+            None => None,
+        };
         let mut cands = std::mem::take(&mut self.cands);
         let mut result = Ok(());
         for (b, input) in inputs.iter().enumerate() {
@@ -426,21 +444,34 @@ impl Detector {
                 };
             }
             let input = (g.dst_w as f32, g.dst_h as f32);
-            if let Err(LayoutMismatch(m)) = self.post.candidates(
-                &shapes[..views.len()],
-                &per[..views.len()],
-                input,
-                &mut cands,
-            ) {
-                result = Err(ModelError::Run {
-                    model: self.name.clone(),
-                    reason: m,
+            let fitted = self
+                .post
+                .candidates(
+                    &shapes[..views.len()],
+                    &per[..views.len()],
+                    input,
+                    &mut cands,
+                )
+                .and_then(|l| {
+                    let p = protos
+                        .map(|(s, d)| image_protos(s, d, b, n, l.mask.map_or(0, |m| m.coefs)))
+                        .transpose()?;
+                    Ok((l, p))
                 });
-                break;
-            }
-            for d in to_detections(&cands, &self.labels, g) {
-                emit(offset + b, d);
-            }
+            let (fitted, p) = match fitted {
+                Ok(f) => f,
+                Err(LayoutMismatch(m)) => {
+                    result = Err(ModelError::Run {
+                        model: self.name.clone(),
+                        reason: m,
+                    });
+                    break;
+                }
+            };
+            let masks = p.zip(self.masks.as_mut());
+            emit_detections(&cands, &self.labels, g, &fitted, per[0], masks, |d| {
+                emit(offset + b, d)
+            });
         }
         drop(outputs);
         self.cands = cands;
@@ -459,8 +490,23 @@ impl Detector {
         let datas: Vec<&[f32]> = views.iter().map(|v| outputs[v.output].1).collect();
         let mut cands = vec![];
         let input = (geometry.dst_w as f32, geometry.dst_h as f32);
-        self.post.candidates(&shapes, &datas, input, &mut cands)?;
-        Ok(to_detections(&cands, &self.labels, geometry).collect())
+        let fitted = self.post.candidates(&shapes, &datas, input, &mut cands)?;
+        let protos = fitted
+            .mask
+            .map(|m| image_protos(outputs[m.protos].0, outputs[m.protos].1, 0, 1, m.coefs))
+            .transpose()?;
+        let mut out = vec![];
+        let masks = protos.zip(self.masks.as_mut());
+        emit_detections(
+            &cands,
+            &self.labels,
+            geometry,
+            &fitted,
+            datas[0],
+            masks,
+            |d| out.push(d),
+        );
+        Ok(out)
     }
 }
 
@@ -691,16 +737,64 @@ fn keep_mask(spec: &ModelSpec, labels: &[Arc<str>]) -> Result<Option<Vec<bool>>,
     ))
 }
 
-/// Kept candidates -> detections in source pixels, clamped to the frame; a box that lay wholly
-/// in the letterbox padding has no area left and is dropped.
-fn to_detections<'a>(
-    cands: &'a [Candidate],
-    labels: &'a [Arc<str>],
-    geometry: &'a Geometry,
-) -> impl Iterator<Item = Detection> + 'a {
-    cands.iter().filter_map(|c| {
+/// One image's prototypes out of the prototype output `[B, k, h, w]` of `n` images.
+fn image_protos<'a>(
+    shape: &[i64],
+    data: &'a [f32],
+    b: usize,
+    n: usize,
+    coefs: usize,
+) -> Result<Protos<'a>, LayoutMismatch> {
+    let [batch, k, h, w] = *shape else {
+        return Err(LayoutMismatch(format!(
+            "mask prototypes have shape {shape:?}, expected [batch, {coefs}, h, w]"
+        )));
+    };
+    if k as usize != coefs || h <= 0 || w <= 0 || (batch as usize != n && batch != 1) {
+        return Err(LayoutMismatch(format!(
+            "mask prototypes have shape {shape:?}, expected [{n}, {coefs}, h, w] for {coefs} coefficients"
+        )));
+    }
+    let each = (k * h * w) as usize;
+    let at = if batch == 1 { 0 } else { b * each };
+    Ok(Protos {
+        data: data.get(at..at + each).ok_or_else(|| {
+            LayoutMismatch(format!(
+                "mask prototypes of {} values are too short for shape {shape:?}",
+                data.len()
+            ))
+        })?,
+        k: k as usize,
+        h: h as usize,
+        w: w as usize,
+    })
+}
+
+/// Kept candidates -> detections in source pixels, clamped to the frame, with their masks when
+/// the layout has a mask head (`view0`: the image's candidate values; `masks`: its prototypes
+/// and the decoder). A box that lay wholly in the letterbox padding has no area left and is
+/// dropped.
+fn emit_detections(
+    cands: &[Candidate],
+    labels: &[Arc<str>],
+    geometry: &Geometry,
+    layout: &Layout,
+    view0: &[f32],
+    mut masks: Option<(Protos, &mut (MaskDecoder, Vec<f32>))>,
+    mut emit: impl FnMut(Detection),
+) {
+    for c in cands {
         let bbox = geometry.box_to_source(c.bbox);
-        (bbox[2] > bbox[0] && bbox[3] > bbox[1]).then(|| Detection {
+        if !(bbox[2] > bbox[0] && bbox[3] > bbox[1]) {
+            continue;
+        }
+        let mask = masks.as_mut().and_then(|(protos, (decoder, coefs))| {
+            layout.coefficients(view0, c.index as usize, coefs);
+            decoder
+                .mask(coefs, protos, c.bbox, geometry)
+                .map(Arc::<InstanceMask>::new)
+        });
+        emit(Detection {
             class_id: c.class_id,
             label: labels
                 .get(c.class_id as usize)
@@ -710,8 +804,9 @@ fn to_detections<'a>(
             bbox,
             track_id: None,
             track_box: None,
-        })
-    })
+            mask,
+        });
+    }
 }
 
 /// The shape of `n` images of `w x h` for an input with or without a batch axis.
@@ -759,13 +854,14 @@ impl Postprocess {
     /// Candidates above the threshold after NMS, boxes in model-input pixels, into `cands`.
     /// `shapes[k]` and `data[k]` are view `k`'s output shape (batch included) and one image's
     /// values; `input` is the size boxes are in.
+    /// Returns the layout fitted to these shapes (where a mask head's coefficients are read).
     pub fn candidates(
         &self,
         shapes: &[&[i64]],
         data: &[&[f32]],
         input: (f32, f32),
         cands: &mut Vec<Candidate>,
-    ) -> Result<(), LayoutMismatch> {
+    ) -> Result<Layout, LayoutMismatch> {
         cands.clear();
         let l = self.layout.for_shapes(shapes)?;
         for (v, d) in l.views().iter().zip(data) {
@@ -791,6 +887,6 @@ impl Postprocess {
             cands.sort_by(|a, b| b.score.total_cmp(&a.score));
             cands.truncate(self.max_detections);
         }
-        Ok(())
+        Ok(l)
     }
 }

@@ -40,6 +40,33 @@ pub fn guess(meta: &ModelMeta, outputs: &[OutputInfo], input: Option<(u32, u32)>
             ),
         };
     }
+    // Ultralytics -seg: candidates [1, 4+nc+k, N] and prototypes [1, k, h, w].
+    if let [o0, o1] = outputs
+        && o0.shape.len() == 3
+        && o1.shape.len() == 4
+        && let Some(l) = fits(DetectFormat::Yolov8)
+        && let Some(m) = l.mask
+    {
+        return Guess {
+            format: Some(DetectFormat::Yolov8),
+            reason: format!(
+                "output {} {:?} = [1, 4+{}+{}, {}] candidates (box, classes, mask coefficients) and {} {:?} = {} mask prototypes (an Ultralytics -seg export{}): detections carry instance masks",
+                o0.name,
+                o0.shape,
+                l.num_classes,
+                m.coefs,
+                l.candidates,
+                o1.name,
+                o1.shape,
+                m.coefs,
+                if meta.task.as_deref() == Some("segment") {
+                    ", metadata task=segment"
+                } else {
+                    ""
+                }
+            ),
+        };
+    }
     if let [out] = outputs {
         let shape = &out.shape[..];
         if let [_, k, 6] = shape[..]

@@ -145,6 +145,19 @@ pub enum ClassRule {
     Index { at: Chan },
 }
 
+/// An instance-mask head (Ultralytics `-seg` exports): after the class channels, `coefs`
+/// mask coefficients per candidate; a second output `[1, coefs, ph, pw]` holds the prototypes,
+/// at a fraction of the input (1/4 in Ultralytics). A mask is `sigmoid(coefficients x
+/// prototypes)`, cropped to the box.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MaskHead {
+    /// The first coefficient channel.
+    pub coef_at: Chan,
+    pub coefs: usize,
+    /// Index among the session's outputs of the prototypes.
+    pub protos: usize,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Layout {
     pub format: DetectFormat,
@@ -163,6 +176,8 @@ pub struct Layout {
     pub num_classes: usize,
     /// Whether perceptd runs NMS (false when the graph already did).
     pub nms: bool,
+    /// The instance-mask head, when the model has one.
+    pub mask: Option<MaskHead>,
 }
 
 /// The output does not fit the layout.
@@ -227,6 +242,7 @@ impl Layout {
             class: ClassRule::Argmax { first: ch(4) },
             num_classes: 0,
             nms: true,
+            mask: None,
         }
     }
 
@@ -261,34 +277,60 @@ impl Layout {
             DetectFormat::Yolov8 => {
                 let [b, a, c] = shape else {
                     return Err(bad(
-                        "the yolov8 layout is [1, 4+nc, N] or [1, N, 4+nc] (3 axes)",
+                        "the yolov8 layout is [1, 4+nc, N] or [1, N, 4+nc] (3 axes), with a second output [1, 32, h, w] of mask prototypes for -seg models",
                     ));
                 };
                 if !batch_ok(*b) {
                     return Err(bad("batch axis must be 1 or dynamic"));
                 }
                 let (a, c) = (*a, *c);
-                // Which axis holds 4+nc: the one that matches the class names, else the smaller.
+                // A `-seg` export: a second f32 output [B, k, h, w] of prototypes, whose k
+                // coefficients follow the class channels.
+                let protos =
+                    outputs.iter().enumerate().skip(1).find(|(_, o)| {
+                        o.ty == ElemType::F32 && o.shape.len() == 4 && o.shape[1] > 0
+                    });
+                let coefs = protos.map_or(0, |(_, o)| o.shape[1]);
+                let per_box = 4 + coefs;
+                // Which axis holds 4+nc(+k): the one that matches the class names, else the smaller.
                 let channels_first = match nc {
-                    Some(n) if a == 4 + n as i64 && c != 4 + n as i64 => true,
-                    Some(n) if c == 4 + n as i64 && a != 4 + n as i64 => false,
-                    Some(n) if a != 4 + n as i64 && c != 4 + n as i64 => {
+                    Some(n) if a == per_box + n as i64 && c != per_box + n as i64 => true,
+                    Some(n) if c == per_box + n as i64 && a != per_box + n as i64 => false,
+                    Some(n) if a != per_box + n as i64 && c != per_box + n as i64 => {
+                        let masks = if coefs > 0 {
+                            format!(" + {coefs} mask coefficients")
+                        } else {
+                            String::new()
+                        };
                         return Err(bad(&format!(
-                            "{n} class names need an axis of {} (4 box + {n} class channels); set `classes` to the model's classes",
-                            4 + n
+                            "{n} class names need an axis of {} (4 box + {n} class channels{masks}); set `classes` to the model's classes",
+                            per_box + n as i64
                         )));
                     }
                     _ => c < 0 || (a > 0 && a <= c),
                 };
                 let (channels, candidates) = if channels_first { (a, c) } else { (c, a) };
-                if channels < 5 {
-                    return Err(bad("needs at least 5 channels (4 box + classes)"));
+                if channels < per_box + 1 {
+                    return Err(bad(&if coefs > 0 {
+                        format!(
+                            "needs at least {} channels (4 box + classes + {coefs} mask coefficients, for the prototypes {:?})",
+                            per_box + 1,
+                            protos.map(|(_, o)| &o.shape[..]).unwrap_or_default()
+                        )
+                    } else {
+                        "needs at least 5 channels (4 box + classes)".to_string()
+                    }));
                 }
                 // Candidates may be dynamic (-1): strides are fixed up per run.
                 let n = candidates.max(0) as usize;
                 let view = View::three_axis(0, channels_first, channels as usize, n);
                 let mut l = Layout::single(format, view, n);
-                l.num_classes = channels as usize - 4;
+                l.num_classes = (channels - per_box) as usize;
+                l.mask = protos.map(|(i, _)| MaskHead {
+                    coef_at: ch(4 + l.num_classes),
+                    coefs: coefs as usize,
+                    protos: i,
+                });
                 Ok(l)
             }
             DetectFormat::Yolov5 | DetectFormat::Yolox => {
@@ -485,7 +527,21 @@ impl Layout {
             },
             num_classes: hints.nc.unwrap_or(0),
             nms: false,
+            mask: None,
         })
+    }
+
+    /// A mask head's coefficients of candidate `index` into `out` (`data`: view 0's values for
+    /// one image, after [`Layout::for_shapes`]).
+    pub fn coefficients(&self, data: &[f32], index: usize, out: &mut Vec<f32>) {
+        out.clear();
+        if let Some(m) = self.mask {
+            let v = &self.views[m.coef_at.tensor];
+            out.extend(
+                (0..m.coefs)
+                    .map(|k| data[index * v.cand_stride + (m.coef_at.channel + k) * v.chan_stride]),
+            );
+        }
     }
 
     /// Whether several images can go through one call (every output has a batch axis).
@@ -673,6 +729,7 @@ impl Layout {
                 class_id: class as u32,
                 score,
                 bbox,
+                index: i as u32,
             });
         }
     }
@@ -731,6 +788,51 @@ mod tests {
     }
 
     #[test]
+    fn a_prototype_output_makes_a_mask_head() {
+        let out = |name: &str, shape: &[i64]| OutputInfo {
+            name: name.into(),
+            ty: ElemType::F32,
+            shape: shape.to_vec(),
+        };
+        let hints = |nc| Hints {
+            nc,
+            input_w: 640,
+            input_h: 640,
+            yolox_decoded: false,
+        };
+        let outputs = [
+            out("output0", &[1, 116, 8400]),
+            out("output1", &[1, 32, 160, 160]),
+        ];
+        let l = Layout::resolve(DetectFormat::Yolov8, &outputs, &hints(None)).unwrap();
+        assert_eq!(l.num_classes, 80);
+        assert_eq!(
+            l.mask,
+            Some(MaskHead {
+                coef_at: ch(84),
+                coefs: 32,
+                protos: 1
+            })
+        );
+        // Coefficients of candidate 2 of 3, channels first: channel 84 + k at stride 3.
+        let tiny = [
+            out("output0", &[1, 4 + 1 + 2, 3]),
+            out("output1", &[1, 2, 4, 4]),
+        ];
+        let t = Layout::resolve(DetectFormat::Yolov8, &tiny, &hints(Some(1))).unwrap();
+        let data: Vec<f32> = (0..21).map(|v| v as f32).collect();
+        let mut c = vec![];
+        t.coefficients(&data, 2, &mut c);
+        assert_eq!(c, vec![17.0, 20.0]);
+        // Class names that do not fit name the coefficients too.
+        let e = Layout::resolve(DetectFormat::Yolov8, &outputs, &hints(Some(3))).unwrap_err();
+        assert!(e.0.contains("32 mask coefficients"), "{e}");
+        // Without prototypes the same output is 112 classes.
+        let plain = Layout::resolve(DetectFormat::Yolov8, &outputs[..1], &hints(None)).unwrap();
+        assert_eq!((plain.num_classes, plain.mask), (112, None));
+    }
+
+    #[test]
     fn wrong_rank_names_the_shape() {
         let e = r(DetectFormat::Yolov8, &[1, 85, 22, 22], None).unwrap_err();
         assert!(e.0.contains("[1, 85, 22, 22]"), "{e}");
@@ -758,7 +860,8 @@ mod tests {
             vec![Candidate {
                 class_id: 1,
                 score: 0.9,
-                bbox: [90.0, 45.0, 110.0, 55.0]
+                bbox: [90.0, 45.0, 110.0, 55.0],
+                index: 1,
             }]
         );
         out.clear();
@@ -790,7 +893,8 @@ mod tests {
             vec![Candidate {
                 class_id: 0,
                 score: 0.45,
-                bbox: [45.0, 45.0, 55.0, 55.0]
+                bbox: [45.0, 45.0, 55.0, 55.0],
+                index: 0,
             }]
         );
         let e = r(DetectFormat::Yolov5, &[1, 2, 7], Some(3)).unwrap_err();

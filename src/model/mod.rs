@@ -3,6 +3,7 @@
 pub mod detector;
 pub mod inspect;
 pub mod layout;
+pub mod masks;
 pub mod metadata;
 pub mod nms;
 pub mod preprocess;

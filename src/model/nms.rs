@@ -7,6 +7,8 @@ pub struct Candidate {
     pub score: f32,
     /// `[x1, y1, x2, y2]`.
     pub bbox: [f32; 4],
+    /// Its index among the output's candidates (where a mask head's coefficients are read).
+    pub index: u32,
 }
 
 #[inline]
@@ -50,6 +52,7 @@ mod tests {
             class_id,
             score,
             bbox,
+            index: 0,
         }
     }
 

@@ -83,7 +83,31 @@ pub fn class_color(class_id: u32) -> Scalar {
     Scalar::new(b, g, r, 0.0)
 }
 
-/// Paints the segmentation heads (in order), the ego lane, then the tracks' trails, then every
+/// Tints an instance mask's pixels of a packed BGR image `width` pixels wide with `color`.
+fn blend_mask(
+    image: &mut [u8],
+    width: usize,
+    m: &crate::frame::InstanceMask,
+    color: Scalar,
+    alpha: f32,
+) {
+    let c = [color[0] as f32, color[1] as f32, color[2] as f32];
+    for (r, row) in m.bits.chunks_exact(m.w as usize).enumerate() {
+        let start = ((m.y as usize + r) * width + m.x as usize) * 3;
+        let Some(px) = image.get_mut(start..start + row.len() * 3) else {
+            break;
+        };
+        for (p, &b) in px.chunks_exact_mut(3).zip(row) {
+            if b != 0 {
+                for (v, c) in p.iter_mut().zip(c) {
+                    *v = (*v as f32 * (1.0 - alpha) + c * alpha).round() as u8;
+                }
+            }
+        }
+    }
+}
+
+/// Paints the segmentation heads (in order), the instance masks, the ego lane, then the tracks' trails, then every
 /// detection (with its track id, when it has one) over them, then the driver-assistance HUD
 /// ([`super::hud`]). Labels are placed so that none overlaps another or leaves the frame.
 pub fn draw(
@@ -106,6 +130,11 @@ pub fn draw(
         crate::segment::blend(image, &s.map, &s.style);
     }
     let (w, h) = (frame.width as i32, frame.height as i32);
+    for d in &frame.detections {
+        if let Some(m) = &d.mask {
+            blend_mask(image, frame.width as usize, m, class_color(d.class_id), 0.5);
+        }
+    }
     if let Some(lane) = frame.adas.as_ref().and_then(|a| a.lane.as_ref()) {
         super::hud::fill_lane(image, w as usize, h as usize, lane);
     }

@@ -21,6 +21,18 @@ struct DetectionRecord<'a> {
     /// The track's filtered box, only when tracked.
     #[serde(skip_serializing_if = "Option::is_none")]
     track_bbox: Option<[f32; 4]>,
+    /// The instance mask, only from a model with a mask head.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mask: Option<MaskRecord>,
+}
+
+/// COCO's compressed RLE over the whole frame (`pycocotools.mask.decode` reads it as is), and
+/// the mask's pixel count.
+#[derive(Serialize)]
+struct MaskRecord {
+    size: [u32; 2],
+    counts: String,
+    area: u64,
 }
 
 #[derive(Serialize)]
@@ -77,6 +89,8 @@ pub struct JsonlSink {
     file: File,
     pipeline: String,
     line: Vec<u8>,
+    /// Run lengths of the mask being encoded.
+    runs: Vec<u32>,
 }
 
 impl JsonlSink {
@@ -94,6 +108,7 @@ impl JsonlSink {
             file,
             pipeline: pipeline.to_string(),
             line: Vec::with_capacity(4096),
+            runs: Vec::new(),
         })
     }
 
@@ -115,6 +130,14 @@ impl JsonlSink {
                     bbox: d.bbox,
                     track_id: d.track_id,
                     track_bbox: d.track_box,
+                    mask: d.mask.as_ref().map(|m| {
+                        m.rle_counts(f.width, f.height, &mut self.runs);
+                        MaskRecord {
+                            size: [f.height, f.width],
+                            counts: crate::frame::mask::rle_to_string(&self.runs),
+                            area: m.area(),
+                        }
+                    }),
                 })
                 .collect(),
             segmentation: Segmentation(&f.segmentation),

@@ -292,6 +292,7 @@ pub fn generate(cfg: &SceneConfig) -> Vec<SynthFrame> {
                 bbox: b,
                 track_id: None,
                 track_box: None,
+                mask: None,
             });
         }
         // False positives: a Poisson count of boxes anywhere.
@@ -310,6 +311,7 @@ pub fn generate(cfg: &SceneConfig) -> Vec<SynthFrame> {
                 bbox: [x, y, x + bw, y + bh],
                 track_id: None,
                 track_box: None,
+                mask: None,
             });
             p *= r.f();
         }

@@ -621,6 +621,7 @@ mod tests {
             bbox: [x, 100.0, x + 40.0, 200.0],
             track_id: None,
             track_box: None,
+            mask: None,
         }
     }
 

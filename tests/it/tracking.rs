@@ -154,6 +154,7 @@ fn crossing_scene(fps: u32) -> Vec<(f64, Vec<Detection>)> {
                     ],
                     track_id: None,
                     track_box: None,
+                    mask: None,
                 });
             };
             if !(2.0..2.5).contains(&t) {
@@ -307,6 +308,7 @@ fn bytetrack_matches_its_reference_on_recorded_detections() {
             bbox: [v[1] as f32, v[2] as f32, v[3] as f32, v[4] as f32],
             track_id: None,
             track_box: None,
+            mask: None,
         });
     }
     let n = frames.keys().max().unwrap() + 1;

@@ -101,6 +101,14 @@ fn model(
             );
         }
     }
+    if let Some(t) = raw.mask_threshold
+        && !(t > 0.0 && t < 1.0)
+    {
+        diag.error(
+            format!("{key}.mask_threshold"),
+            format!("{t} is out of range; use a probability in (0, 1), 0.5 by default"),
+        );
+    }
     if raw.threads == Some(0) {
         diag.error(
             format!("{key}.threads"),
@@ -261,6 +269,7 @@ fn model(
             std: i.std,
         },
         score_threshold: raw.score_threshold,
+        mask_threshold: raw.mask_threshold.unwrap_or(0.5),
         nms_iou: raw.nms_iou.unwrap_or(0.45),
         max_detections: raw.max_detections.unwrap_or(300),
         keep_classes: raw.keep_classes,
