@@ -42,6 +42,7 @@ fn detections(frames: u64) -> (Vec<GtFrame>, Vec<PredFrame>) {
                         w * (1.0 + j(&mut r)),
                         h * (1.0 + j(&mut r)),
                     ],
+                    mask: None,
                 });
             }
             objects.push(GtObject {
@@ -49,6 +50,8 @@ fn detections(frames: u64) -> (Vec<GtFrame>, Vec<PredFrame>) {
                 xywh: [x, y, w, h],
                 iscrowd: false,
                 area: None,
+                mask: None,
+                polygon: false,
             });
         }
         for _ in 0..1 + (r.next() * 2.0) as usize {
@@ -56,6 +59,7 @@ fn detections(frames: u64) -> (Vec<GtFrame>, Vec<PredFrame>) {
                 label: CLASSES[(r.next() * 5.0) as usize % 5].to_string(),
                 score: r.next() * 0.6,
                 xywh: [r.next() * 1800.0, r.next() * 1000.0, 50.0, 50.0],
+                mask: None,
             });
         }
         gt.push(GtFrame {

@@ -176,6 +176,12 @@ enum Cmd {
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
+enum IouTypeArg {
+    Bbox,
+    Segm,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
 enum ProgressArg {
     Auto,
     Bar,
@@ -206,12 +212,19 @@ enum EvalCmd {
     /// them) of a perceptd JSONL run against ground truth (perceptd's ground-truth JSONL, or COCO
     /// JSON annotations). Exit code 2 on bad input.
     ///
+    /// With `--iou-type segm`, matches are scored on instance masks (COCO RLE: the `mask` of
+    /// perceptd's detections from a model with a mask head; `mask` of ground-truth objects, or
+    /// COCO's RLE `segmentation`), as pycocotools' iouType="segm".
+    ///
     /// Example: perceptd eval det --gt drive.gt.jsonl --pred runs/a/drive/results.jsonl
     Det {
         #[arg(long)]
         gt: PathBuf,
         #[arg(long)]
         pred: PathBuf,
+        /// What a match is scored on: boxes, or instance masks.
+        #[arg(long, value_enum, default_value = "bbox")]
+        iou_type: IouTypeArg,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -330,8 +343,14 @@ fn main() -> ExitCode {
             cmd: EvalCmd::Mot { gt, pred, json },
         } => cmd_eval_mot(&gt, &pred, json),
         Cmd::Eval {
-            cmd: EvalCmd::Det { gt, pred, json },
-        } => cmd_eval_det(&gt, &pred, json),
+            cmd:
+                EvalCmd::Det {
+                    gt,
+                    pred,
+                    iou_type,
+                    json,
+                },
+        } => cmd_eval_det(&gt, &pred, iou_type, json),
         Cmd::Eval {
             cmd: EvalCmd::Adas { gt, pred, json },
         } => cmd_eval_adas(&gt, &pred, json),
@@ -540,8 +559,13 @@ fn cmd_eval_mot(gt: &Path, pred: &Path, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-fn cmd_eval_det(gt: &Path, pred: &Path, json: bool) -> Result<(), Failure> {
-    let report = perceptd::eval::det::evaluate_paths(gt, pred).map_err(usage)?;
+fn cmd_eval_det(gt: &Path, pred: &Path, iou_type: IouTypeArg, json: bool) -> Result<(), Failure> {
+    use perceptd::eval::det::IouType;
+    let iou_type = match iou_type {
+        IouTypeArg::Bbox => IouType::Bbox,
+        IouTypeArg::Segm => IouType::Segm,
+    };
+    let report = perceptd::eval::det::evaluate_paths_as(gt, pred, iou_type).map_err(usage)?;
     if json {
         println!("{:#}", report.to_json());
     } else {

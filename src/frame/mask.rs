@@ -70,6 +70,66 @@ impl InstanceMask {
     }
 }
 
+/// A mask over a whole `w x h` image as COCO run lengths: column-major, zeros first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rle {
+    pub h: u32,
+    pub w: u32,
+    pub counts: Vec<u32>,
+}
+
+impl Rle {
+    /// Checks that the runs cover the image exactly.
+    pub fn new(h: u32, w: u32, counts: Vec<u32>) -> Result<Rle, String> {
+        let total: u64 = counts.iter().map(|&c| c as u64).sum();
+        if total != h as u64 * w as u64 {
+            return Err(format!(
+                "run lengths add up to {total} pixels, but size [{h}, {w}] has {}",
+                h as u64 * w as u64
+            ));
+        }
+        Ok(Rle { h, w, counts })
+    }
+
+    /// Pixels that are the object (the odd runs).
+    pub fn area(&self) -> u64 {
+        self.counts
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|&c| c as u64)
+            .sum()
+    }
+
+    /// Pixels that are the object in both masks (of one size).
+    pub fn intersection(&self, other: &Rle) -> u64 {
+        let (a, b) = (&self.counts, &other.counts);
+        let (mut i, mut j) = (0, 0);
+        let (mut ra, mut rb) = (
+            a.first().copied().unwrap_or(0),
+            b.first().copied().unwrap_or(0),
+        );
+        let mut both = 0u64;
+        while i < a.len() && j < b.len() {
+            let step = ra.min(rb);
+            if i % 2 == 1 && j % 2 == 1 {
+                both += step as u64;
+            }
+            ra -= step;
+            rb -= step;
+            while ra == 0 && i < a.len() {
+                i += 1;
+                ra = a.get(i).copied().unwrap_or(0);
+            }
+            while rb == 0 && j < b.len() {
+                j += 1;
+                rb = b.get(j).copied().unwrap_or(0);
+            }
+        }
+        both
+    }
+}
+
 /// COCO's compressed RLE string (pycocotools' `rleToString`): each count, after the first two
 /// less the count two before it, in 5-bit groups, low first, offset by 48.
 pub fn rle_to_string(counts: &[u32]) -> String {
@@ -169,6 +229,25 @@ mod tests {
         m.rle_counts(4, 3, &mut c);
         assert_eq!(c.iter().sum::<u32>(), 12);
         assert_eq!(c, vec![7, 2, 1, 2]);
+    }
+
+    #[test]
+    fn rle_area_and_intersection() {
+        let mut c = vec![];
+        mask().rle_counts(4, 3, &mut c);
+        let a = Rle::new(3, 4, c).unwrap();
+        // The same mask shifted one column right: col1 000, col2 011, col3 001.
+        let b = Rle::new(3, 4, vec![7, 2, 2, 1]).unwrap();
+        assert_eq!((a.area(), b.area()), (4, 3));
+        // a: (1,1) (2,1) (2,2) (1,3) as (row, col); b: (1,2) (2,2) (2,3): both at (2,2).
+        assert_eq!(a.intersection(&b), 1);
+        assert_eq!(a.intersection(&a), 4);
+        let empty = Rle::new(3, 4, vec![12]).unwrap();
+        assert_eq!((empty.area(), a.intersection(&empty)), (0, 0));
+        // Zero-length runs (uncompressed COCO may have them) change nothing.
+        let z = Rle::new(3, 4, vec![0, 0, 4, 2, 2, 1, 1, 1, 1]).unwrap();
+        assert_eq!((z.area(), z.intersection(&a)), (4, 4));
+        assert!(Rle::new(3, 4, vec![5]).unwrap_err().contains("5 pixels"));
     }
 
     #[test]

@@ -1,8 +1,28 @@
 //! The inputs and the report of a detection evaluation: frames of ground truth and predictions,
 //! the per-class results and their text and JSON.
 
+pub use crate::frame::mask::Rle;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+
+/// What a match is scored on, as pycocotools' `iouType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IouType {
+    /// Box IoU.
+    #[default]
+    Bbox,
+    /// Mask IoU: instance masks (COCO RLE) on both sides.
+    Segm,
+}
+
+impl IouType {
+    pub fn name(self) -> &'static str {
+        match self {
+            IouType::Bbox => "bbox",
+            IouType::Segm => "segm",
+        }
+    }
+}
 
 /// Detections kept per image and category, best scores first (pycocotools' `maxDets[-1]`).
 pub const MAX_DETS: usize = 100;
@@ -103,6 +123,26 @@ pub enum DetError {
         pred: PathBuf,
         streams: String,
     },
+    #[error(
+        "{}: {key}, {what} has no instance mask; `--iou-type segm` needs masks on both sides ({fix})",
+        path.display()
+    )]
+    NoMask {
+        path: PathBuf,
+        key: FrameKey,
+        what: String,
+        fix: &'static str,
+    },
+    #[error(
+        "{}: {key}, {what}: {problem}",
+        path.display()
+    )]
+    BadMask {
+        path: PathBuf,
+        key: FrameKey,
+        what: String,
+        problem: String,
+    },
 }
 
 /// Which ground-truth frame a record belongs to: `stream` is set only when the files hold several
@@ -144,8 +184,12 @@ pub struct GtObject {
     pub xywh: [f64; 4],
     /// A crowd region: ignored ground truth that any number of detections may match.
     pub iscrowd: bool,
-    /// The area that decides the area range (COCO's `area`); None: `w * h`.
+    /// The area that decides the area range (COCO's `area`); None: `w * h` (segm: the mask's).
     pub area: Option<f64>,
+    /// The instance mask (JSONL `mask`, COCO `segmentation` as RLE), for `segm`.
+    pub mask: Option<Rle>,
+    /// COCO gave polygons, which are not read.
+    pub polygon: bool,
 }
 
 /// One ground-truth frame (an image, even without objects).
@@ -162,6 +206,8 @@ pub struct PredDetection {
     pub score: f64,
     /// `[x, y, w, h]` in pixels (see [`xywh_from_corners`]).
     pub xywh: [f64; 4],
+    /// The instance mask (perceptd's JSONL `mask`), for `segm`.
+    pub mask: Option<Rle>,
 }
 
 /// One frame of predictions.
@@ -205,6 +251,7 @@ pub struct ClassResult {
 /// Results per class and overall.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetReport {
+    pub iou_type: IouType,
     /// Sorted by name.
     pub classes: Vec<ClassResult>,
     /// Ground-truth frames.
@@ -254,6 +301,7 @@ impl DetReport {
             })
             .collect();
         serde_json::json!({
+            "iou_type": self.iou_type.name(),
             "map": self.map,
             "map50": self.map50,
             "map75": self.map75,
@@ -307,8 +355,12 @@ impl DetReport {
         );
         let _ = writeln!(
             out,
-            "{} images; AP is COCO's (IoU 0.50:0.95, 101 recall points, 100 detections per image); '-': no ground truth",
-            self.images
+            "{} images; AP is COCO's (IoU 0.50:0.95 of {}, 101 recall points, 100 detections per image); '-': no ground truth",
+            self.images,
+            match self.iou_type {
+                IouType::Bbox => "boxes",
+                IouType::Segm => "instance masks",
+            }
         );
         if self.ignored_prediction_frames > 0 {
             let _ = writeln!(

@@ -50,6 +50,16 @@
 //! final recall. Known difference: pycocotools takes a match with a ground-truth annotation whose
 //! `id` is 0 for no match (it stores ids in a zero-initialised array); perceptd does not.
 //!
+//! # Instance masks (`--iou-type segm`)
+//!
+//! As pycocotools' `iouType="segm"`: every ground-truth object carries a COCO RLE mask (JSONL
+//! `"mask": {"size": [h, w], "counts": "..." | [runs]}`, COCO `segmentation` as RLE; polygons
+//! are refused with the conversion to use) and every detection on a ground-truth frame one too
+//! (perceptd's JSONL `mask`, from a model with a mask head). IoU is mask IoU (over the
+//! detection's mask area against a crowd region; 0 without overlap, also for empty masks); the
+//! area that decides the area range is the object's `area`, else its mask's, and a detection's
+//! mask area. A frame's masks must all be of one size.
+//!
 //! Files: `data.rs` (inputs, errors, the report and its text and JSON), `read.rs` (parsing and
 //! pairing the files), `score.rs` (matching and AP).
 
@@ -61,14 +71,90 @@ mod tests;
 
 pub use data::*;
 pub use read::load_paths;
-pub use score::{evaluate, evaluate_classes, frame_errors};
+pub use score::{evaluate, evaluate_as, evaluate_classes, frame_errors};
 
+use std::collections::HashMap;
 use std::path::Path;
 
-/// Reads both files (see [`load_paths`]) and evaluates them.
+/// Reads both files (see [`load_paths`]) and evaluates their boxes.
 pub fn evaluate_paths(gt: &Path, pred: &Path) -> Result<DetReport, DetError> {
+    evaluate_paths_as(gt, pred, IouType::Bbox)
+}
+
+/// Reads both files and evaluates boxes or, with [`IouType::Segm`], instance masks (checked
+/// first: every object and every detection on a ground-truth frame has one, all of the frame's
+/// size).
+pub fn evaluate_paths_as(gt: &Path, pred: &Path, iou_type: IouType) -> Result<DetReport, DetError> {
     let l = load_paths(gt, pred)?;
-    Ok(evaluate_classes(&l.gt, &l.pred, &l.gt_classes))
+    if iou_type == IouType::Segm {
+        check_masks(&l, gt, pred)?;
+    }
+    Ok(evaluate_as(&l.gt, &l.pred, &l.gt_classes, iou_type))
+}
+
+/// Every ground-truth object and every detection on a ground-truth frame has a mask, and a
+/// frame's masks are of one size.
+fn check_masks(l: &Loaded, gt: &Path, pred: &Path) -> Result<(), DetError> {
+    let mut size: HashMap<FrameKey, (u32, u32, String)> = HashMap::new();
+    let mut fits = |path: &Path, key: &FrameKey, what: String, m: &Rle| -> Result<(), DetError> {
+        let first = size
+            .entry(key.clone())
+            .or_insert_with(|| (m.h, m.w, what.clone()));
+        if (first.0, first.1) != (m.h, m.w) {
+            return Err(DetError::BadMask {
+                path: path.to_path_buf(),
+                key: key.clone(),
+                what,
+                problem: format!(
+                    "mask size [{}, {}] differs from [{}, {}] of {} (sizes are [height, width] of the frame)",
+                    m.h, m.w, first.0, first.1, first.2
+                ),
+            });
+        }
+        Ok(())
+    };
+    for f in &l.gt {
+        for (k, o) in f.objects.iter().enumerate() {
+            let what = format!("object {k} ({})", o.label);
+            match &o.mask {
+                Some(m) => fits(gt, &f.key, format!("ground-truth {what}"), m)?,
+                None if o.polygon => {
+                    return Err(DetError::BadMask {
+                        path: gt.to_path_buf(),
+                        key: f.key.clone(),
+                        what,
+                        problem: "COCO polygon segmentations are not read; convert them to RLE (pycocotools: COCO.annToRLE)".into(),
+                    });
+                }
+                None => {
+                    return Err(DetError::NoMask {
+                        path: gt.to_path_buf(),
+                        key: f.key.clone(),
+                        what,
+                        fix: "give each object an RLE `mask` {\"size\": [h, w], \"counts\": ...} in JSONL, or `segmentation` in COCO",
+                    });
+                }
+            }
+        }
+    }
+    let frames: std::collections::HashSet<&FrameKey> = l.gt.iter().map(|f| &f.key).collect();
+    for f in l.pred.iter().filter(|f| frames.contains(&f.key)) {
+        for (k, d) in f.detections.iter().enumerate() {
+            let what = format!("detection {k} ({})", d.label);
+            match &d.mask {
+                Some(m) => fits(pred, &f.key, format!("predicted {what}"), m)?,
+                None => {
+                    return Err(DetError::NoMask {
+                        path: pred.to_path_buf(),
+                        key: f.key.clone(),
+                        what,
+                        fix: "run a model with a mask head (an Ultralytics -seg export), or evaluate boxes with --iou-type bbox",
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The `n` ground-truth frames with the most false positives + misses at IoU 0.5 (all scores),

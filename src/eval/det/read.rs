@@ -55,6 +55,37 @@ fn crowd<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     d.deserialize_any(V)
 }
 
+/// A COCO RLE as JSON: `{"size": [h, w], "counts": "compressed" | [runs]}`.
+#[derive(Deserialize)]
+struct RleJson {
+    size: [u32; 2],
+    counts: CountsJson,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CountsJson {
+    Compressed(String),
+    Runs(Vec<u32>),
+}
+
+impl RleJson {
+    fn to_rle(&self) -> Result<Rle, String> {
+        let [h, w] = self.size;
+        let counts = match &self.counts {
+            CountsJson::Compressed(s) => {
+                crate::frame::mask::rle_from_string(s).ok_or_else(|| {
+                    format!(
+                        "mask counts {s:?} are not COCO's compressed RLE (pycocotools' mask.encode)"
+                    )
+                })?
+            }
+            CountsJson::Runs(r) => r.clone(),
+        };
+        Rle::new(h, w, counts).map_err(|e| format!("mask: {e}"))
+    }
+}
+
 #[derive(Deserialize)]
 struct PredLine<'a> {
     #[serde(borrow, default)]
@@ -70,6 +101,8 @@ struct PredLineDet<'a> {
     label: Cow<'a, str>,
     score: f64,
     bbox: [f64; 4],
+    #[serde(default)]
+    mask: Option<RleJson>,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +123,8 @@ struct GtLineObject<'a> {
     iscrowd: bool,
     #[serde(default)]
     area: Option<f64>,
+    #[serde(default)]
+    mask: Option<RleJson>,
 }
 
 /// Corners that are in order; the message names the problem.
@@ -133,10 +168,16 @@ fn parse_pred(path: &Path, text: &str) -> Result<Vec<Raw<Vec<PredDetection>>>, D
         let mut dets = Vec::with_capacity(p.detections.len());
         for (k, d) in p.detections.into_iter().enumerate() {
             let xywh = check_corners(&format!("detections[{k}]"), d.bbox).map_err(err)?;
+            let mask = d
+                .mask
+                .map(|m| m.to_rle())
+                .transpose()
+                .map_err(|e| err(format!("detections[{k}].{e}")))?;
             dets.push(PredDetection {
                 label: d.label.into_owned(),
                 score: d.score,
                 xywh,
+                mask,
             });
         }
         out.push(Raw {
@@ -163,11 +204,18 @@ fn parse_gt_jsonl(path: &Path, text: &str) -> Result<Vec<Raw<Vec<GtObject>>>, De
         let mut objects = Vec::with_capacity(g.objects.len());
         for (k, o) in g.objects.into_iter().enumerate() {
             let xywh = check_corners(&format!("objects[{k}]"), o.bbox).map_err(err)?;
+            let mask = o
+                .mask
+                .map(|m| m.to_rle())
+                .transpose()
+                .map_err(|e| err(format!("objects[{k}].{e}")))?;
             objects.push(GtObject {
                 label: o.label.into_owned(),
                 xywh,
                 iscrowd: o.iscrowd,
                 area: o.area,
+                mask,
+                polygon: false,
             });
         }
         out.push(Raw {
@@ -221,6 +269,16 @@ struct CocoAnnotation {
     iscrowd: bool,
     #[serde(default)]
     area: Option<f64>,
+    /// RLE (an object) or polygons (a list; not read).
+    #[serde(default)]
+    segmentation: Option<CocoSegmentation>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CocoSegmentation {
+    Rle(RleJson),
+    Polygons(serde::de::IgnoredAny),
 }
 
 #[derive(Deserialize)]
@@ -336,11 +394,24 @@ fn parse_coco(path: &Path, text: &str) -> Result<(Vec<GtFrame>, Vec<String>), De
                 a.bbox
             )));
         }
+        let (mask, polygon) = match &a.segmentation {
+            Some(CocoSegmentation::Rle(r)) => (
+                Some(
+                    r.to_rle()
+                        .map_err(|e| err(format!("annotations[{k}].segmentation: {e}")))?,
+                ),
+                false,
+            ),
+            Some(CocoSegmentation::Polygons(_)) => (None, true),
+            None => (None, false),
+        };
         frames[f].objects.push(GtObject {
             label: label.to_string(),
             xywh: a.bbox,
             iscrowd: a.iscrowd,
             area: a.area,
+            mask,
+            polygon,
         });
     }
     let classes = file.categories.iter().map(|c| c.name.clone()).collect();

@@ -8,10 +8,15 @@ use std::collections::HashMap;
 /// are ignored.
 const AREA_ALL: (f64, f64) = (0.0, 1e10);
 
+/// No mask (boxes are scored).
+const NO_MASK: u32 = u32::MAX;
+
 #[derive(Debug, Clone, Copy)]
 struct GtBox {
     class: u32,
     xywh: [f64; 4],
+    /// Index into [`Prepared::masks`] when masks are scored.
+    mask: u32,
     crowd: bool,
     /// `_ignore`: crowd, or area outside the range.
     ignore: bool,
@@ -22,7 +27,9 @@ struct DetBox {
     class: u32,
     score: f64,
     xywh: [f64; 4],
-    /// Outside the area range (`w * h`, as `loadRes` computes it): ignored when unmatched.
+    mask: u32,
+    /// Outside the area range (`w * h`, or the mask's area, as `loadRes` computes it): ignored
+    /// when unmatched.
     out_of_range: bool,
 }
 
@@ -36,6 +43,8 @@ struct Prepared<'a> {
     gt_start: Vec<usize>,
     dets: Vec<DetBox>,
     det_start: Vec<usize>,
+    /// The masks scored (segm), of both sides.
+    masks: Vec<&'a Rle>,
     ignored_frames: usize,
     ignored_dets: usize,
 }
@@ -44,7 +53,24 @@ fn out_of_range(area: f64) -> bool {
     area < AREA_ALL.0 || area > AREA_ALL.1
 }
 
-fn prepare<'a>(gt: &'a [GtFrame], pred: &'a [PredFrame], classes: &'a [String]) -> Prepared<'a> {
+/// Groups the boxes; with `segm`, boxes without a mask are left out (the caller checked that
+/// there are none, see `check_masks`).
+fn prepare<'a>(
+    gt: &'a [GtFrame],
+    pred: &'a [PredFrame],
+    classes: &'a [String],
+    iou_type: IouType,
+) -> Prepared<'a> {
+    let segm = iou_type == IouType::Segm;
+    let mut masks: Vec<&'a Rle> = vec![];
+    let mut mask_of = |m: &'a Option<Rle>| -> Option<(u32, f64)> {
+        if !segm {
+            return Some((NO_MASK, f64::NAN));
+        }
+        let m = m.as_ref()?;
+        masks.push(m);
+        Some((masks.len() as u32 - 1, m.area() as f64))
+    };
     let mut class_of: HashMap<&'a str, u32> = HashMap::new();
     let mut names: Vec<&'a str> = vec![];
     let mut intern = |s: &'a str| -> u32 {
@@ -65,12 +91,20 @@ fn prepare<'a>(gt: &'a [GtFrame], pred: &'a [PredFrame], classes: &'a [String]) 
             keys.len() as u32 - 1
         });
         for o in &f.objects {
-            let area = o.area.unwrap_or(o.xywh[2] * o.xywh[3]);
+            let Some((mask, mask_area)) = mask_of(&o.mask) else {
+                continue;
+            };
+            let area = o.area.unwrap_or(if segm {
+                mask_area
+            } else {
+                o.xywh[2] * o.xywh[3]
+            });
             gts.push((
                 img,
                 GtBox {
                     class: intern(&o.label),
                     xywh: o.xywh,
+                    mask,
                     crowd: o.iscrowd,
                     ignore: o.iscrowd || out_of_range(area),
                 },
@@ -89,13 +123,22 @@ fn prepare<'a>(gt: &'a [GtFrame], pred: &'a [PredFrame], classes: &'a [String]) 
             if d.score.is_nan() {
                 continue;
             }
+            let Some((mask, mask_area)) = mask_of(&d.mask) else {
+                continue;
+            };
+            let area = if segm {
+                mask_area
+            } else {
+                d.xywh[2] * d.xywh[3]
+            };
             dets.push((
                 img,
                 DetBox {
                     class: intern(&d.label),
                     score: d.score,
                     xywh: d.xywh,
-                    out_of_range: out_of_range(d.xywh[2] * d.xywh[3]),
+                    mask,
+                    out_of_range: out_of_range(area),
                 },
             ));
         }
@@ -127,6 +170,7 @@ fn prepare<'a>(gt: &'a [GtFrame], pred: &'a [PredFrame], classes: &'a [String]) 
         gt_start,
         dets: dets.into_iter().map(|d| d.1).collect(),
         det_start,
+        masks,
         ignored_frames,
         ignored_dets,
     }
@@ -148,6 +192,18 @@ fn iou(d: &[f64; 4], g: &[f64; 4], crowd: bool) -> f64 {
     i / u
 }
 
+/// pycocotools' `rleIou`: intersection over union of two masks, over the detection's area
+/// against a crowd region; 0 without overlap (also for empty masks).
+fn mask_iou(d: &Rle, g: &Rle, crowd: bool) -> f64 {
+    let i = d.intersection(g);
+    if i == 0 {
+        return 0.0;
+    }
+    let da = d.area();
+    let u = if crowd { da } else { da + g.area() - i };
+    i as f64 / u as f64
+}
+
 /// Per detection, bit t set: matched at threshold t / ignored at threshold t.
 #[derive(Debug, Clone, Copy, Default)]
 struct Outcome {
@@ -165,7 +221,13 @@ struct Scratch {
 
 /// pycocotools' `evaluateImg` for one image and category: `gts` non-ignored first, `dets` sorted
 /// and cut. Fills `s.outcome` (per detection) and `s.gt_matched` (per ground truth).
-fn match_group(gts: &[GtBox], dets: &[DetBox], thresholds: &[f64], s: &mut Scratch) {
+fn match_group(
+    gts: &[GtBox],
+    dets: &[DetBox],
+    masks: &[&Rle],
+    thresholds: &[f64],
+    s: &mut Scratch,
+) {
     let (ng, nd) = (gts.len(), dets.len());
     s.outcome.clear();
     s.outcome.resize(nd, Outcome::default());
@@ -176,7 +238,11 @@ fn match_group(gts: &[GtBox], dets: &[DetBox], thresholds: &[f64], s: &mut Scrat
         s.ious.reserve(nd * ng);
         for d in dets {
             for g in gts {
-                s.ious.push(iou(&d.xywh, &g.xywh, g.crowd));
+                s.ious.push(if d.mask == NO_MASK || g.mask == NO_MASK {
+                    iou(&d.xywh, &g.xywh, g.crowd)
+                } else {
+                    mask_iou(masks[d.mask as usize], masks[g.mask as usize], g.crowd)
+                });
             }
         }
         for (t, &thr) in thresholds.iter().enumerate() {
@@ -272,7 +338,18 @@ pub fn evaluate(gt: &[GtFrame], pred: &[PredFrame]) -> DetReport {
 /// [`evaluate`], listing `classes` too even when neither side has a box of them (COCO
 /// categories without annotations).
 pub fn evaluate_classes(gt: &[GtFrame], pred: &[PredFrame], classes: &[String]) -> DetReport {
-    let p = prepare(gt, pred, classes);
+    evaluate_as(gt, pred, classes, IouType::Bbox)
+}
+
+/// [`evaluate_classes`] on boxes or instance masks. With [`IouType::Segm`] objects and detections
+/// without a mask are left out (`evaluate_paths_as` refuses such files first).
+pub fn evaluate_as(
+    gt: &[GtFrame],
+    pred: &[PredFrame],
+    classes: &[String],
+    iou_type: IouType,
+) -> DetReport {
+    let p = prepare(gt, pred, classes, iou_type);
     let thresholds = iou_thresholds();
     let mut acc: Vec<ClassAcc> = (0..p.names.len()).map(|_| ClassAcc::default()).collect();
     let mut s = Scratch::default();
@@ -284,7 +361,7 @@ pub fn evaluate_classes(gt: &[GtFrame], pred: &[PredFrame], classes: &[String]) 
             a.ignored_gt += ig;
             a.npig += gts.len() - ig;
             let dets = &dets[..dets.len().min(MAX_DETS)];
-            match_group(gts, dets, &thresholds, &mut s);
+            match_group(gts, dets, &p.masks, &thresholds, &mut s);
             a.ranked
                 .extend(dets.iter().zip(&s.outcome).map(|(d, &outcome)| Ranked {
                     score: d.score,
@@ -369,6 +446,7 @@ pub fn evaluate_classes(gt: &[GtFrame], pred: &[PredFrame], classes: &[String]) 
         (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
     };
     DetReport {
+        iou_type,
         map: mean(|c| c.ap),
         map50: mean(|c| c.ap50),
         map75: mean(|c| c.ap75),
@@ -389,7 +467,7 @@ pub fn frame_errors(
     pred: &[PredFrame],
     min_score: f64,
 ) -> Vec<(FrameKey, usize, usize)> {
-    let p = prepare(gt, pred, &[]);
+    let p = prepare(gt, pred, &[], IouType::Bbox);
     let mut s = Scratch::default();
     let t50 = [iou_thresholds()[0]];
     (0..p.keys.len())
@@ -397,7 +475,7 @@ pub fn frame_errors(
             let (mut fp, mut fneg) = (0, 0);
             for_each_group(&p, i, |_, gts, dets| {
                 let n = dets.iter().take_while(|d| d.score >= min_score).count();
-                match_group(gts, &dets[..n], &t50, &mut s);
+                match_group(gts, &dets[..n], &p.masks, &t50, &mut s);
                 fp += s
                     .outcome
                     .iter()

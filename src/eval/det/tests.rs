@@ -8,6 +8,8 @@ fn gt_obj(label: &str, corners: [f64; 4], iscrowd: bool) -> GtObject {
         xywh: xywh_from_corners(corners),
         iscrowd,
         area: None,
+        mask: None,
+        polygon: false,
     }
 }
 
@@ -16,6 +18,7 @@ fn det(label: &str, score: f64, corners: [f64; 4]) -> PredDetection {
         label: label.into(),
         score,
         xywh: xywh_from_corners(corners),
+        mask: None,
     }
 }
 
@@ -372,4 +375,26 @@ fn coco_files_map_images_to_frames_and_categories_by_name() {
         e.contains("bad.json: COCO JSON: annotations[0].bbox: invalid length 3"),
         "{e}"
     );
+}
+
+/// With `segm` the masks decide: a detection on the exact box with the other half of the box
+/// as its mask misses; the box score of the same files is perfect.
+#[test]
+fn segm_scores_masks_not_boxes() {
+    // 4x2 frame; the object is the left column pair, the detection claims the right pair.
+    let left = Rle::new(2, 4, vec![0, 4, 4]).unwrap();
+    let right = Rle::new(2, 4, vec![4, 4]).unwrap();
+    let mut o = gt_obj("car", [0.0, 0.0, 4.0, 2.0], false);
+    o.mask = Some(left.clone());
+    let gt = vec![gt_frame(0, vec![o])];
+    let mut wrong = det("car", 0.9, [0.0, 0.0, 4.0, 2.0]);
+    wrong.mask = Some(right);
+    let mut right_mask = wrong.clone();
+    right_mask.mask = Some(left);
+    let pred = |d: &PredDetection| vec![pred_frame(0, vec![d.clone()])];
+    let score = |d: &PredDetection, t| evaluate_as(&gt, &pred(d), &[], t).map50.unwrap();
+    // 1 - eps: precision is tp / (tp + fp + eps), as pycocotools has it.
+    assert!(score(&wrong, IouType::Bbox) > 0.999);
+    assert_eq!(score(&wrong, IouType::Segm), 0.0);
+    assert!(score(&right_mask, IouType::Segm) > 0.999);
 }
