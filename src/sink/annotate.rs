@@ -192,3 +192,31 @@ pub fn draw(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::InstanceMask;
+
+    #[test]
+    fn a_mask_tints_its_pixels_only() {
+        // 4x3 grey image; a 2x2 mask at (1, 1) with its top-right pixel off.
+        let mut image = vec![100u8; 4 * 3 * 3];
+        let m = InstanceMask {
+            x: 1,
+            y: 1,
+            w: 2,
+            h: 2,
+            bits: vec![1, 0, 1, 1],
+        };
+        blend_mask(&mut image, 4, &m, Scalar::new(200.0, 0.0, 100.0, 0.0), 0.5);
+        let px = |x: usize, y: usize| &image[(y * 4 + x) * 3..(y * 4 + x) * 3 + 3];
+        assert_eq!(px(1, 1), [150, 50, 100]);
+        assert_eq!(px(1, 2), [150, 50, 100]);
+        assert_eq!(px(2, 2), [150, 50, 100]);
+        assert_eq!(px(2, 1), [100, 100, 100]);
+        assert_eq!(px(0, 0), [100, 100, 100]);
+        let tinted = image.chunks(3).filter(|p| p[0] == 150).count();
+        assert_eq!(tinted, 3);
+    }
+}

@@ -446,3 +446,82 @@ fn live_run_pairs_only_results_of_one_frame(reference: &[Value], attempt: usize)
     );
     missed
 }
+
+/// A `-seg` model in a pipeline: every detection carries its mask to the JSONL (COCO RLE of the
+/// frame, inside its box, `area` its pixel count) and the annotated video; `perceptd eval det
+/// --iou-type segm` reads those masks back: the run's non-empty masks scored against themselves
+/// are perfect (an empty mask matches nothing, as in pycocotools).
+#[test]
+fn instance_masks_reach_the_jsonl_the_video_and_eval() {
+    init_ort();
+    let dir = tempdir("instance-masks");
+    let yaml = format!(
+        "name: masks\nruntime: {{metrics_addr: 'off'}}\n\
+         sources: {{drive: {{type: file, path: '${{PERCEPTD_ASSETS}}/solidWhiteRight.mp4'}}}}\n\
+         models: {{det: {{path: {m}, format: yolov8, threads: 1}}}}\n\
+         stages: [{{type: detect, model: det}}]\n\
+         sinks: [{{type: jsonl, path: {d}/out.jsonl}}, {{type: video, path: {d}/out.mp4}}]\n",
+        m = fixtures().join("yolov8_seg_tiny.onnx").display(),
+        d = dir.display()
+    );
+    let records = run(&yaml, &dir);
+    let (mut masks, mut nonempty) = (0, 0);
+    let (mut gt, mut pred) = (String::new(), String::new());
+    for r in &records {
+        let (w, h) = (r["width"].as_u64().unwrap(), r["height"].as_u64().unwrap());
+        let (mut objects, mut kept) = (vec![], vec![]);
+        for d in r["detections"].as_array().unwrap() {
+            let m = &d["mask"];
+            assert_eq!(m["size"], serde_json::json!([h, w]), "{d}");
+            let counts =
+                perceptd::frame::mask::rle_from_string(m["counts"].as_str().unwrap()).unwrap();
+            let rle = perceptd::frame::mask::Rle::new(h as u32, w as u32, counts).unwrap();
+            assert_eq!(rle.area(), m["area"].as_u64().unwrap());
+            // Every mask pixel lies in the detection's box (whole pixels x1 <= x < x2).
+            let b: Vec<f64> = (0..4).map(|k| d["bbox"][k].as_f64().unwrap()).collect();
+            let (mut pos, mut on) = (0u64, false);
+            for &c in &rle.counts {
+                if on && c > 0 {
+                    for p in [pos, pos + c as u64 - 1] {
+                        let (x, y) = ((p / h) as f64, (p % h) as f64);
+                        assert!(
+                            x >= b[0].floor() && x < b[2].ceil() && y >= b[1].floor() && y < b[3].ceil(),
+                            "pixel ({x}, {y}) outside {b:?}"
+                        );
+                    }
+                }
+                pos += c as u64;
+                on = !on;
+            }
+            masks += 1;
+            if rle.area() > 0 {
+                nonempty += 1;
+                objects.push(serde_json::json!({"label": d["label"], "bbox": d["bbox"], "mask": m}));
+                kept.push(d.clone());
+            }
+        }
+        gt.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"frame": r["frame"], "objects": objects})
+        ));
+        let mut r = r.clone();
+        r["detections"] = kept.into();
+        pred.push_str(&format!("{r}\n"));
+    }
+    assert!(masks > 221 && nonempty * 2 > masks, "{nonempty} of {masks} masks have pixels");
+    assert_eq!(count_frames(&dir.join("out.mp4")), 221);
+    std::fs::write(dir.join("gt.jsonl"), gt).unwrap();
+    std::fs::write(dir.join("pred.jsonl"), pred).unwrap();
+    let o = perceptd()
+        .args(["eval", "det", "--iou-type", "segm", "--json", "--gt"])
+        .arg(dir.join("gt.jsonl"))
+        .arg("--pred")
+        .arg(dir.join("pred.jsonl"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["iou_type"], "segm");
+    assert_eq!(j["images"], 221);
+    assert!(j["map50"].as_f64().unwrap() > 0.999, "{j}");
+}
