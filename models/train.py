@@ -303,42 +303,17 @@ def augment_det(img, boxes, rng):
     return np.ascontiguousarray(photometric(img, rng)), boxes
 
 
-def repeat_factors(boxes, thresh):
-    """Repeat-factor sampling (LVIS, Gupta et al. 2019): a class seen in a fraction f of the images gets
-    r = max(1, sqrt(thresh / f)); an image is repeated by the largest r of its classes. Far buses are the
-    weakest class (AP 0.26 on one held-out drive): their images come round more often. thresh 0 turns it off."""
-    n = len(boxes)
-    present = [set(int(c) for c in b[:, 0]) for b in boxes]
-    frac = np.array([sum(c in p for p in present) / max(n, 1) for c in range(len(DET_CLASSES))])
-    per_class = np.where(frac > 0, np.maximum(1.0, np.sqrt(thresh / np.maximum(frac, 1e-9))), 1.0)
-    if thresh <= 0:
-        per_class[:] = 1.0
-    print("repeat factors per class: " + ", ".join(f"{c} {r:.2f} (in {f:.0%} of images)"
-                                                    for c, r, f in zip(DET_CLASSES, per_class, frac)), flush=True)
-    return np.array([max([per_class[c] for c in p], default=1.0) for p in present])
-
-
-def epoch_order(rng, factors):
-    """One epoch's images: each image floor(r) times, and once more with probability r - floor(r)."""
-    reps = np.floor(factors) + (rng.random(len(factors)) < factors - np.floor(factors))
-    return rng.permutation(np.repeat(np.arange(len(factors)), reps.astype(np.int64)))
-
-
-def train_det(xs, boxes, epochs, batch=32, repeat_thresh=0.0):
+def train_det(xs, boxes, epochs, batch=32):
     seed_all(SEED)
     model = Detector(len(DET_CLASSES))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=5e-4)
-    factors = repeat_factors(boxes, repeat_thresh)
-    # The schedule's length: the expected images per epoch, plus slack for the draw.
-    per_epoch = int(np.ceil(factors.sum() * 1.02)) + batch
-    steps = epochs * math.ceil(per_epoch / batch)
+    steps = epochs * math.ceil(len(xs) / batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=4e-3, total_steps=steps, pct_start=0.1)
     rng = np.random.default_rng(SEED)
     t0 = time.time()
-    done = 0
     for ep in range(epochs):
         model.train()
-        order = epoch_order(rng, factors)[:per_epoch]
+        order = rng.permutation(len(xs))
         tot = 0.0
         for k in range(0, len(order), batch):
             idx = order[k:k + batch]
@@ -352,12 +327,9 @@ def train_det(xs, boxes, epochs, batch=32, repeat_thresh=0.0):
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
             opt.step()
-            if done < steps:
-                sched.step()
-                done += 1
+            sched.step()
             tot += loss.item() * len(idx)
-        print(f"det epoch {ep + 1}/{epochs}: loss {tot / len(order):.4f}, {len(order)} images "
-              f"({time.time() - t0:.0f} s)", flush=True)
+        print(f"det epoch {ep + 1}/{epochs}: loss {tot / len(xs):.4f} ({time.time() - t0:.0f} s)", flush=True)
     return model.eval()
 
 
@@ -459,9 +431,6 @@ def main():
     ap.add_argument("--every", type=int, default=5, help="use every N-th frame")
     ap.add_argument("--det-epochs", type=int, default=10)
     ap.add_argument("--seg-epochs", type=int, default=6)
-    ap.add_argument("--repeat-thresh", type=float, default=0.0,
-                    help="repeat-factor sampling of the detector's images (LVIS): 0 off; e.g. 0.5 repeats "
-                         "the images of a class seen in an eighth of them twice")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--only", choices=["det", "seg"], help="train one of the two models")
     a = ap.parse_args()
@@ -481,7 +450,7 @@ def main():
 
 def train_and_export_det(a, drives, out):
     xs, boxes = load_det(drives, a.every)
-    det = train_det(xs, boxes, a.det_epochs, repeat_thresh=a.repeat_thresh)
+    det = train_det(xs, boxes, a.det_epochs)
     export(det, (1, 3, DET_H, DET_W), out / "perceptd-det.onnx", "output0", {
         "names": repr(dict(enumerate(DET_CLASSES))),
         "imgsz": f"[{DET_H}, {DET_W}]",
