@@ -49,6 +49,7 @@ fn post(format: DetectFormat, outputs: &[(&str, ElemType, &[i64])], nc: usize) -
         score_threshold: 0.25,
         keep: None,
         nms_iou: 0.45,
+        agnostic_nms: false,
         max_detections: 300,
     }
 }
@@ -282,5 +283,52 @@ fn decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decode);
+/// Instance masks of an Ultralytics `-seg` export (prototypes [32, 160, 160] at 640x640) for 20
+/// detections of a letterboxed 1920x1080 frame, from 40x30 px (far) to 400x300 px boxes in the
+/// frame: the per-frame cost of masks after NMS.
+fn masks(c: &mut Criterion) {
+    use perceptd::frame::Geometry;
+    use perceptd::frame::geometry::ResizeMode;
+    use perceptd::model::masks::{MaskDecoder, Protos};
+    let mut r = Rng(11);
+    let (k, ph, pw) = (32, 160, 160);
+    let protos: Vec<f32> = (0..k * ph * pw).map(|_| r.next() * 2.0 - 1.0).collect();
+    let coefs: Vec<Vec<f32>> = (0..20)
+        .map(|_| (0..k).map(|_| r.next() * 2.0 - 1.0).collect())
+        .collect();
+    let g = Geometry::new(ResizeMode::Letterbox, 1920, 1080, 640, 640);
+    // Boxes in model-input pixels (1/3 of the frame's).
+    let boxes: Vec<[f32; 4]> = (0..20)
+        .map(|i| {
+            let (w, h) = (13.0 + 6.5 * i as f32, 10.0 + 5.0 * i as f32);
+            let (x, y) = (r.next() * (640.0 - w), 140.0 + r.next() * (360.0 - h));
+            [x, y, x + w, y + h]
+        })
+        .collect();
+    let p = Protos {
+        data: &protos,
+        k,
+        h: ph,
+        w: pw,
+    };
+    let mut d = MaskDecoder::new(0.5);
+    let pixels: u64 = boxes
+        .iter()
+        .zip(&coefs)
+        .filter_map(|(b, c)| d.mask(c, &p, *b, &g))
+        .map(|m| (m.w * m.h) as u64)
+        .sum();
+    eprintln!("masks: 20 detections, {pixels} source pixels in their boxes");
+    c.bench_function("masks 20 dets [32,160,160] -> 1920x1080", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for (bx, cf) in boxes.iter().zip(&coefs) {
+                n += black_box(d.mask(black_box(cf), &p, *bx, &g)).map_or(0, |m| m.area());
+            }
+            n
+        })
+    });
+}
+
+criterion_group!(benches, decode, masks);
 criterion_main!(benches);

@@ -254,6 +254,7 @@ pub struct RawModel {
     pub score_threshold: Option<f32>,
     pub mask_threshold: Option<f32>,
     pub nms_iou: Option<f32>,
+    pub agnostic_nms: Option<bool>,
     pub max_detections: Option<usize>,
     /// Keep only these class names.
     pub keep_classes: Option<Vec<String>>,

@@ -158,6 +158,8 @@ pub struct ModelSpec {
     /// The mask probability a pixel needs (models with a mask head).
     pub mask_threshold: f32,
     pub nms_iou: f32,
+    /// NMS across classes.
+    pub agnostic_nms: bool,
     pub max_detections: usize,
     pub keep_classes: Option<Vec<String>>,
     pub providers: Vec<Provider>,
@@ -217,6 +219,7 @@ impl ModelSpec {
             score_threshold: None,
             mask_threshold: 0.5,
             nms_iou: 0.45,
+            agnostic_nms: false,
             max_detections: 300,
             keep_classes: None,
             providers: vec![Provider::Cpu],

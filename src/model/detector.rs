@@ -6,7 +6,7 @@ use super::layout::{
 };
 use super::masks::{MaskDecoder, Protos};
 use super::metadata::ModelMeta;
-use super::nms::{Candidate, nms};
+use super::nms::{Candidate, nms, nms_agnostic};
 use super::preprocess::{Geometry, InputSpec};
 use super::session::{self, RuntimeError, SessionOptions};
 use crate::config::{ColorOrder, DetectFormat, Interpolation, ModelSpec, Provider, ResizeMode};
@@ -217,6 +217,7 @@ impl Detector {
                 score_threshold: spec.score_threshold.unwrap_or(d.score_threshold),
                 keep,
                 nms_iou: spec.nms_iou,
+                agnostic_nms: spec.agnostic_nms,
                 max_detections: spec.max_detections,
             },
             input,
@@ -847,6 +848,8 @@ pub struct Postprocess {
     /// Per class: kept by `keep_classes` (None keeps every class).
     pub keep: Option<Vec<bool>>,
     pub nms_iou: f32,
+    /// Suppress across classes.
+    pub agnostic_nms: bool,
     pub max_detections: usize,
 }
 
@@ -881,7 +884,11 @@ impl Postprocess {
             cands,
         );
         if l.nms {
-            nms(cands, self.nms_iou, self.max_detections);
+            if self.agnostic_nms {
+                nms_agnostic(cands, self.nms_iou, self.max_detections);
+            } else {
+                nms(cands, self.nms_iou, self.max_detections);
+            }
         } else {
             // NMS is in the graph: keep its boxes, best first.
             cands.sort_by(|a, b| b.score.total_cmp(&a.score));

@@ -25,6 +25,16 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 /// whose IoU with every kept box of their class is at most `iou_threshold`; at most `max` kept.
 /// The kept boxes are left at the front of `cands`, in descending score.
 pub fn nms(cands: &mut Vec<Candidate>, iou_threshold: f32, max: usize) {
+    suppress(cands, iou_threshold, max, false);
+}
+
+/// [`nms`] across classes (Ultralytics' `agnostic_nms`): a box is suppressed by a kept box of
+/// any class, so one object never comes out twice under two labels.
+pub fn nms_agnostic(cands: &mut Vec<Candidate>, iou_threshold: f32, max: usize) {
+    suppress(cands, iou_threshold, max, true);
+}
+
+fn suppress(cands: &mut Vec<Candidate>, iou_threshold: f32, max: usize, agnostic: bool) {
     cands.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept = 0;
     for i in 0..cands.len() {
@@ -32,9 +42,9 @@ pub fn nms(cands: &mut Vec<Candidate>, iou_threshold: f32, max: usize) {
             break;
         }
         let c = cands[i];
-        let suppressed = cands[..kept]
-            .iter()
-            .any(|k| k.class_id == c.class_id && iou(&k.bbox, &c.bbox) > iou_threshold);
+        let suppressed = cands[..kept].iter().any(|k| {
+            (agnostic || k.class_id == c.class_id) && iou(&k.bbox, &c.bbox) > iou_threshold
+        });
         if !suppressed {
             cands[kept] = c;
             kept += 1;
@@ -71,9 +81,14 @@ mod tests {
             c(1, 0.8, [0.0, 0.0, 10.0, 10.0]),
             c(0, 0.7, [50.0, 50.0, 60.0, 60.0]),
         ];
+        let mut w = v.clone();
         nms(&mut v, 0.45, 300);
         let got: Vec<(u32, f32)> = v.iter().map(|d| (d.class_id, d.score)).collect();
         assert_eq!(got, vec![(0, 0.9), (1, 0.8), (0, 0.7)]);
+        // Across classes, the class-1 box on the same spot goes too.
+        nms_agnostic(&mut w, 0.45, 300);
+        let got: Vec<(u32, f32)> = w.iter().map(|d| (d.class_id, d.score)).collect();
+        assert_eq!(got, vec![(0, 0.9), (0, 0.7)]);
     }
 
     #[test]

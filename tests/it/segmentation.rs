@@ -485,7 +485,10 @@ fn instance_masks_reach_the_jsonl_the_video_and_eval() {
                     for p in [pos, pos + c as u64 - 1] {
                         let (x, y) = ((p / h) as f64, (p % h) as f64);
                         assert!(
-                            x >= b[0].floor() && x < b[2].ceil() && y >= b[1].floor() && y < b[3].ceil(),
+                            x >= b[0].floor()
+                                && x < b[2].ceil()
+                                && y >= b[1].floor()
+                                && y < b[3].ceil(),
                             "pixel ({x}, {y}) outside {b:?}"
                         );
                     }
@@ -496,7 +499,8 @@ fn instance_masks_reach_the_jsonl_the_video_and_eval() {
             masks += 1;
             if rle.area() > 0 {
                 nonempty += 1;
-                objects.push(serde_json::json!({"label": d["label"], "bbox": d["bbox"], "mask": m}));
+                objects
+                    .push(serde_json::json!({"label": d["label"], "bbox": d["bbox"], "mask": m}));
                 kept.push(d.clone());
             }
         }
@@ -508,7 +512,10 @@ fn instance_masks_reach_the_jsonl_the_video_and_eval() {
         r["detections"] = kept.into();
         pred.push_str(&format!("{r}\n"));
     }
-    assert!(masks > 221 && nonempty * 2 > masks, "{nonempty} of {masks} masks have pixels");
+    assert!(
+        masks > 221 && nonempty * 2 > masks,
+        "{nonempty} of {masks} masks have pixels"
+    );
     assert_eq!(count_frames(&dir.join("out.mp4")), 221);
     std::fs::write(dir.join("gt.jsonl"), gt).unwrap();
     std::fs::write(dir.join("pred.jsonl"), pred).unwrap();

@@ -271,6 +271,7 @@ fn model(
         score_threshold: raw.score_threshold,
         mask_threshold: raw.mask_threshold.unwrap_or(0.5),
         nms_iou: raw.nms_iou.unwrap_or(0.45),
+        agnostic_nms: raw.agnostic_nms.unwrap_or(false),
         max_detections: raw.max_detections.unwrap_or(300),
         keep_classes: raw.keep_classes,
         providers,
