@@ -59,6 +59,8 @@ pub struct Renderer {
     ids: Vec<u8>,
     /// All zero between uses: one object drawn alone, to count its pixels.
     scratch: Vec<u8>,
+    /// Per slot (1..) of the last frame: the object's id.
+    slot_ids: Vec<u64>,
 }
 
 /// A Mat over a packed buffer of `rows` x `cols` with `channels` bytes a pixel.
@@ -135,6 +137,7 @@ impl Renderer {
             classes: vec![0; n],
             ids: vec![0; n],
             scratch: vec![0; n],
+            slot_ids: vec![],
         }
     }
 
@@ -212,12 +215,54 @@ impl Renderer {
             })
             .collect();
         out.sort_by_key(|o| o.id);
+        self.slot_ids.clear();
+        self.slot_ids.push(u64::MAX);
+        self.slot_ids.extend(slots.iter().map(|s| s.0.id));
         let mut shaded = [false; 256];
         for (i, s) in slots.iter().enumerate() {
             shaded[i + 1] = s.2;
         }
         self.light(view, frame, &shaded);
         Ok(out)
+    }
+
+    /// The instance masks of the last frame's objects `ids` (in that order), as COCO run lengths
+    /// over the frame (column-major, zeros first): the pixels that show each object.
+    pub fn instance_runs(&self, ids: &[u64]) -> Vec<Vec<u32>> {
+        let (w, h) = (self.width, self.height);
+        let mut runs: Vec<Vec<u32>> = vec![vec![]; self.slot_ids.len()];
+        // Per slot: pixels its runs cover so far.
+        let mut covered: Vec<u64> = vec![0; self.slot_ids.len()];
+        for x in 0..w {
+            for y in 0..h {
+                let s = self.ids[y * w + x] as usize;
+                if s == 0 {
+                    continue;
+                }
+                let pos = (x * h + y) as u64;
+                let r = &mut runs[s];
+                if covered[s] == pos && !r.is_empty() {
+                    *r.last_mut().expect("a run") += 1;
+                } else {
+                    r.push((pos - covered[s]) as u32);
+                    r.push(1);
+                }
+                covered[s] = pos + 1;
+            }
+        }
+        let total = (w * h) as u64;
+        ids.iter()
+            .map(|id| {
+                let Some(s) = self.slot_ids.iter().position(|i| i == id) else {
+                    return vec![total as u32];
+                };
+                let mut r = std::mem::take(&mut runs[s]);
+                if covered[s] < total {
+                    r.push((total - covered[s]) as u32);
+                }
+                r
+            })
+            .collect()
     }
 
     /// Sky (a gradient down to the horizon) and grass below it.

@@ -3,7 +3,9 @@
 //! ```text
 //! <name>.mp4                 H.264, the rendered frames (with light changes and sensor noise)
 //! gt/<name>.jsonl            boxes: {"frame":N,"width":W,"height":H,"objects":[{"label":"car",
-//!                            "bbox":[x1,y1,x2,y2],"id":7,"visibility":0.853}, ...]}, N from 0
+//!                            "bbox":[x1,y1,x2,y2],"id":7,"visibility":0.853,"mask":{"size":[H,W],
+//!                            "counts":"..."}}, ...]}, N from 0; mask: the pixels that show the
+//!                            object, COCO compressed RLE (`eval det --iou-type segm`)
 //! gt/<name>.txt              the same boxes, MOTChallenge: frame,id,x,y,w,h,1,class,visibility,
 //!                            frame from 1, class = COCO category id (person 1, car 3, bus 6, truck 8)
 //! gt/<name>/NNNNNN.png       class maps (8-bit indexed, pixel = class index), NNNNNN from 0
@@ -203,7 +205,9 @@ pub fn generate(
             write_png(&dir.join(&name), w, h, &rgb, false)?;
         }
         let kept: Vec<&GtObject> = objects.iter().filter(|o| o.kept()).collect();
-        frame_lines(&mut jsonl, &mut mot, i, w, h, &kept);
+        let kept_ids: Vec<u64> = kept.iter().map(|o| o.id).collect();
+        let runs = renderer.instance_runs(&kept_ids);
+        frame_lines(&mut jsonl, &mut mot, i, w, h, &kept, &runs);
         for o in kept {
             *boxes.entry(o.kind.label()).or_default() += 1;
             ids.entry(o.kind.label()).or_default().insert(o.id);
@@ -259,16 +263,19 @@ fn frame_lines(
     w: u32,
     h: u32,
     objects: &[&GtObject],
+    masks: &[Vec<u32>],
 ) {
     let _ = write!(
         jsonl,
         "{{\"frame\":{i},\"width\":{w},\"height\":{h},\"objects\":["
     );
-    for (k, o) in objects.iter().enumerate() {
+    for (k, (o, runs)) in objects.iter().zip(masks).enumerate() {
         let [x1, y1, x2, y2] = o.bbox;
+        // COCO's compressed RLE uses '0'..'o', of which only '\\' needs escaping in JSON.
+        let counts = crate::frame::mask::rle_to_string(runs).replace('\\', "\\\\");
         let _ = write!(
             jsonl,
-            "{}{{\"label\":\"{}\",\"bbox\":[{x1},{y1},{x2},{y2}],\"id\":{},\"visibility\":{:.3}}}",
+            "{}{{\"label\":\"{}\",\"bbox\":[{x1},{y1},{x2},{y2}],\"id\":{},\"visibility\":{:.3},\"mask\":{{\"size\":[{h},{w}],\"counts\":\"{counts}\"}}}}",
             if k == 0 { "" } else { "," },
             o.kind.label(),
             o.id,
@@ -396,7 +403,9 @@ same files byte for byte.
 <name>.mp4                 H.264 video of the drive
 gt/<name>.jsonl            boxes per frame (frame from 0): {\"frame\":N,\"width\":W,\"height\":H,
                            \"objects\":[{\"label\":\"car\",\"bbox\":[x1,y1,x2,y2],\"id\":7,
-                           \"visibility\":0.853}]}; labels car, truck, bus, person
+                           \"visibility\":0.853,\"mask\":{\"size\":[H,W],\"counts\":\"...\"}}]};
+                           labels car, truck, bus, person; mask: the pixels that show the
+                           object (COCO compressed RLE, for eval det --iou-type segm)
 gt/<name>.txt              the same boxes, MOTChallenge: frame,id,x,y,w,h,1,class,visibility
                            (frame from 1; class: person 1, car 3, bus 6, truck 8)
 gt/<name>/NNNNNN.png       class maps, frame NNNNNN from 0: 8-bit indexed PNG, pixel = class

@@ -640,3 +640,76 @@ fn adas_figures_hold(run: &Value) {
     }
     assert!(fails.is_empty(), "driver-assistance figures: {fails:#?}");
 }
+
+/// Every ground-truth object carries its instance mask (COCO RLE of the pixels that show it): the
+/// mask's bounding box is the object's box, its pixels are of the object's class in the class
+/// map, no pixel belongs to two objects, and `eval det --iou-type segm` reads the masks (the
+/// ground truth scored as its own predictions is perfect).
+#[test]
+fn the_ground_truth_has_instance_masks_that_fit_boxes_and_class_maps() {
+    let dir = tempdir("sample-masks");
+    let out = dir.join("s");
+    let (w, h) = (480u32, 270u32);
+    let opts = SampleOptions {
+        video: false,
+        ..options(23, &out, 40, (w, h))
+    };
+    let s = sample::generate(&opts, |_| {}).unwrap();
+    let (mut objects, mut pred) = (0, String::new());
+    for line in std::fs::read_to_string(&s.det_gt).unwrap().lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let frame = r["frame"].as_u64().unwrap();
+        let (_, _, map) = read_map(&s.masks.join(format!("{frame:06}.png")));
+        let mut owner = vec![0u64; (w * h) as usize];
+        let mut dets = vec![];
+        for o in r["objects"].as_array().unwrap() {
+            let m = &o["mask"];
+            assert_eq!(m["size"], serde_json::json!([h, w]));
+            let counts =
+                perceptd::frame::mask::rle_from_string(m["counts"].as_str().unwrap()).unwrap();
+            let rle = perceptd::frame::mask::Rle::new(h, w, counts).unwrap();
+            let class = if o["label"] == "person" { 4 } else { 3 };
+            let id = o["id"].as_u64().unwrap();
+            let (mut lo, mut hi) = ([u32::MAX; 2], [0u32; 2]);
+            let (mut pos, mut on) = (0u32, false);
+            for &c in &rle.counts {
+                if on {
+                    for p in pos..pos + c {
+                        let (x, y) = (p / h, p % h);
+                        lo = [lo[0].min(x), lo[1].min(y)];
+                        hi = [hi[0].max(x + 1), hi[1].max(y + 1)];
+                        let i = (y * w + x) as usize;
+                        assert_eq!(map[i], class, "frame {frame} object {id} at ({x}, {y})");
+                        assert_eq!(owner[i], 0, "frame {frame}: ({x}, {y}) shows two objects");
+                        owner[i] = id;
+                    }
+                }
+                pos += c;
+                on = !on;
+            }
+            let b: Vec<u32> = (0..4)
+                .map(|k| o["bbox"][k].as_u64().unwrap() as u32)
+                .collect();
+            assert_eq!(
+                [lo[0], lo[1], hi[0], hi[1]],
+                [b[0], b[1], b[2], b[3]],
+                "frame {frame} object {id}"
+            );
+            objects += 1;
+            dets.push(serde_json::json!({"label": o["label"], "score": 1.0, "bbox": o["bbox"], "mask": m}));
+        }
+        pred.push_str(&format!(
+            "{}\n",
+            serde_json::json!({"frame": frame, "detections": dets})
+        ));
+    }
+    assert!(objects > 100, "{objects} objects");
+    std::fs::write(dir.join("pred.jsonl"), pred).unwrap();
+    let r = perceptd::eval::det::evaluate_paths_as(
+        &s.det_gt,
+        &dir.join("pred.jsonl"),
+        perceptd::eval::det::IouType::Segm,
+    )
+    .unwrap();
+    assert!(r.map.unwrap() > 0.999, "{}", r.table());
+}
