@@ -57,6 +57,20 @@ pub fn perceptd() -> Command {
     c
 }
 
+/// Runs a command that must succeed (the failure shows its stderr); its stdout.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed ({}):\n{}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 pub fn tempdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("perceptd-it-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);

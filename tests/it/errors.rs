@@ -220,13 +220,11 @@ fn a_file_that_is_not_video_fails_at_runtime_with_the_element() {
 
 #[test]
 fn models_inspect_guesses_layouts() {
-    let o = perceptd()
-        .args(["models", "inspect"])
-        .arg(assets().join("FastestDet.onnx"))
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout_of(
+        perceptd()
+            .args(["models", "inspect"])
+            .arg(assets().join("FastestDet.onnx")),
+    );
     assert!(
         out.contains("format: fastestdet") && out.contains("[1, 85, 22, 22]"),
         "{out}"
@@ -256,6 +254,8 @@ fn models_inspect_guesses_layouts() {
         ("faster_rcnn_tiny.onnx", "format: faster_rcnn"),
         ("fcn_tiny.onnx", "format: segmentation"),
         ("fcn_tiny_argmax.onnx", "format: segmentation"),
+        ("yolov8_seg_tiny.onnx", "format: yolov8"),
+        ("yolov8_seg_tiny.onnx", "32 mask prototypes"),
     ] {
         let o = perceptd()
             .args(["models", "inspect"])
@@ -295,9 +295,7 @@ fn usage_errors_exit_2_and_help_has_examples() {
     let o = perceptd().arg("frobnicate").output().unwrap();
     assert_eq!(o.status.code(), Some(2));
     for sub in [&["run"][..], &["check"], &["bench"], &["models", "inspect"]] {
-        let o = perceptd().args(sub).arg("--help").output().unwrap();
-        assert!(o.status.success());
-        let out = String::from_utf8_lossy(&o.stdout);
+        let out = stdout_of(perceptd().args(sub).arg("--help"));
         assert!(out.contains("Example: perceptd"), "{sub:?} --help:\n{out}");
     }
 }

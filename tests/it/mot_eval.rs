@@ -397,15 +397,13 @@ fn eval_mot_agrees_with_py_motmetrics() {
     assert_eq!(one["overall"], ours["sequences"]["swaps"]);
 
     // The text table: a row per sequence and OVERALL.
-    let o = perceptd()
-        .args(["eval", "mot", "--gt"])
-        .arg(dir.join("gt"))
-        .arg("--pred")
-        .arg(dir.join("pred"))
-        .output()
-        .unwrap();
-    assert!(o.status.success());
-    let text = String::from_utf8_lossy(&o.stdout);
+    let text = stdout_of(
+        perceptd()
+            .args(["eval", "mot", "--gt"])
+            .arg(dir.join("gt"))
+            .arg("--pred")
+            .arg(dir.join("pred")),
+    );
     for w in [
         "IDF1",
         "MOTA",

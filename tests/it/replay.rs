@@ -138,16 +138,14 @@ fn a_folder_of_drives_gives_one_folder_each_and_diff_finds_the_higher_threshold(
     }
 
     // Against itself: nothing differs.
-    let o = perceptd()
-        .args(["diff"])
-        .arg(&a)
-        .arg(&a)
-        .arg("--out")
-        .arg(dir.join("self"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout_of(
+        perceptd()
+            .args(["diff"])
+            .arg(&a)
+            .arg(&a)
+            .arg("--out")
+            .arg(dir.join("self")),
+    );
     assert!(
         text.contains("no differences: every drive has the same results"),
         "{text}"
@@ -155,9 +153,7 @@ fn a_folder_of_drives_gives_one_folder_each_and_diff_finds_the_higher_threshold(
     assert!(!text.contains("only in A,"), "{text}");
 
     // A higher threshold keeps a subset: fewer detections, boxes only in A, none only in B.
-    let o = perceptd().args(["diff"]).arg(&a).arg(&b).output().unwrap();
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = stdout_of(perceptd().args(["diff"]).arg(&a).arg(&b));
     assert!(!text.contains("no differences:"), "{text}");
     let line = text
         .lines()

@@ -519,15 +519,14 @@ fn instance_masks_reach_the_jsonl_the_video_and_eval() {
     assert_eq!(count_frames(&dir.join("out.mp4")), 221);
     std::fs::write(dir.join("gt.jsonl"), gt).unwrap();
     std::fs::write(dir.join("pred.jsonl"), pred).unwrap();
-    let o = perceptd()
-        .args(["eval", "det", "--iou-type", "segm", "--json", "--gt"])
-        .arg(dir.join("gt.jsonl"))
-        .arg("--pred")
-        .arg(dir.join("pred.jsonl"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let out = stdout_of(
+        perceptd()
+            .args(["eval", "det", "--iou-type", "segm", "--json", "--gt"])
+            .arg(dir.join("gt.jsonl"))
+            .arg("--pred")
+            .arg(dir.join("pred.jsonl")),
+    );
+    let j: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(j["iou_type"], "segm");
     assert_eq!(j["images"], 221);
     assert!(j["map50"].as_f64().unwrap() > 0.999, "{j}");
