@@ -2,7 +2,7 @@
 """Trains perceptd's own small models on generated sample drives (issue 9), seeded, CPU only.
 
     python models/train.py [--perceptd target/release/perceptd] [--work /tmp/perceptd-train]
-                           [--drives 14] [--det-epochs 10] [--seg-epochs 6] [--out models]
+                           [--drives 14] [--det-epochs 10] [--seg-epochs 12] [--out models]
 
 1. `perceptd sample-drive --seed S` writes the training drives (seeds 1..N): MP4 (decoded here by
    OpenCV, the pixels perceptd's sources give), detection ground truth (JSONL), class maps (PNG).
@@ -430,7 +430,7 @@ def main():
     ap.add_argument("--frames", type=int, default=1200)
     ap.add_argument("--every", type=int, default=5, help="use every N-th frame")
     ap.add_argument("--det-epochs", type=int, default=10)
-    ap.add_argument("--seg-epochs", type=int, default=6)
+    ap.add_argument("--seg-epochs", type=int, default=12)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--only", choices=["det", "seg"], help="train one of the two models")
     a = ap.parse_args()

@@ -97,6 +97,11 @@ pub struct StreamAdas {
     offsets: VecDeque<(f64, f64)>,
     tracks: HashMap<u64, (History, f64)>,
     warnings: [Warning; 4],
+    /// The side (sign of the offset) of the lane departure warning in progress or last held.
+    ldw_side: Option<f64>,
+    /// A lane departure warning ended on this side: that side warns again only once the vehicle
+    /// is back near a lane centre (re-armed), so one drift is one warning.
+    ldw_blocked: Option<f64>,
 }
 
 impl StreamAdas {
@@ -112,6 +117,8 @@ impl StreamAdas {
             width_m: p.camera.lane_width_m,
             last_t: None,
             offsets: VecDeque::with_capacity(64),
+            ldw_side: None,
+            ldw_blocked: None,
             tracks: HashMap::new(),
             warnings: [
                 w(WarningKind::ForwardCollision, Worse::Lower),
@@ -236,10 +243,22 @@ impl StreamAdas {
                 l.ttc_scale_s.is_some_and(|s| s < 2.0 * p.fcw_ttc_s) || ttc < 0.6 * p.fcw_ttc_s;
             (ttc < p.fcw_ttc_s && confirmed).then_some((ttc, Some(l.track_id)))
         });
+        // Re-armed once back within half the threshold of a lane centre, or across the line
+        // (the offset changes sign against the next lane's centre).
+        if let (Some(side), Some(o)) = (self.ldw_blocked, state.lane.and_then(|l| l.offset_m))
+            && (o.abs() < p.ldw_offset_m / 2.0 || o.signum() != side)
+        {
+            self.ldw_blocked = None;
+        }
         let ldw = state.lane.filter(|_| lane_ok).and_then(|l| {
             let (o, r) = (l.offset_m?, l.offset_rate_mps?);
-            (o.abs() >= p.ldw_offset_m && r * o.signum() >= p.ldw_min_rate_mps)
-                .then_some((o.abs(), None))
+            (o.abs() >= p.ldw_offset_m
+                && r * o.signum() >= p.ldw_min_rate_mps
+                && self.ldw_blocked != Some(o.signum()))
+            .then(|| {
+                self.ldw_side = Some(o.signum());
+                (o.abs(), None)
+            })
         });
         let pip = state
             .vrus
@@ -252,7 +271,11 @@ impl StreamAdas {
                 .map(|h| (h, Some(l.track_id)))
         });
         for (w, cond) in self.warnings.iter_mut().zip([fcw, ldw, pip, headway]) {
-            if let Some(edge) = w.debounce.update(t, cond) {
+            let edge = w.debounce.update(t, cond);
+            if w.kind == WarningKind::LaneDeparture && matches!(edge, Some(Edge::End { .. })) {
+                self.ldw_blocked = self.ldw_side;
+            }
+            if let Some(edge) = edge {
                 state.events.push(event(p, w, edge, stream, t));
             }
             if let Some(a) = w.debounce.active() {
