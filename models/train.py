@@ -421,6 +421,11 @@ def export(model, shape, path, output, meta):
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
 
 
+def set_det_size(text):
+    global DET_W, DET_H
+    DET_W, DET_H = (int(v) for v in text.split("x"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--perceptd", default=str(REPO / "target/release/perceptd"))
@@ -432,8 +437,15 @@ def main():
     ap.add_argument("--det-epochs", type=int, default=10)
     ap.add_argument("--seg-epochs", type=int, default=12)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--det-size", default=f"{DET_W}x{DET_H}",
+                    help="the detector's input, WxH, multiples of 16 (960x544: the frame at full size; "
+                         "training crops stay 448x256, so an epoch costs the same, inference more)")
     ap.add_argument("--only", choices=["det", "seg"], help="train one of the two models")
     a = ap.parse_args()
+    set_det_size(a.det_size)
+    if DET_W % 16 or DET_H % 16 or DET_W < DET_CROP[0] or DET_H < DET_CROP[1]:
+        sys.exit(f"--det-size {a.det_size}: width and height must be multiples of 16, at least the "
+                 f"{DET_CROP[0]}x{DET_CROP[1]} training crops")
     torch.set_num_threads(a.threads)
     work, out = pathlib.Path(a.work), pathlib.Path(a.out)
     work.mkdir(parents=True, exist_ok=True)
