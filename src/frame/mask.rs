@@ -101,6 +101,17 @@ impl Rle {
             .sum()
     }
 
+    /// The object's pixels `(x, y)`, in run order (down each column, columns left to right).
+    pub fn pixels(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let h = self.h.max(1);
+        let mut start = 0u32;
+        self.counts.iter().enumerate().flat_map(move |(i, &c)| {
+            let run = start..start + c;
+            start += c;
+            run.filter(move |_| i % 2 == 1).map(move |p| (p / h, p % h))
+        })
+    }
+
     /// Pixels that are the object in both masks (of one size).
     pub fn intersection(&self, other: &Rle) -> u64 {
         let (a, b) = (&self.counts, &other.counts);
@@ -241,6 +252,10 @@ mod tests {
         assert_eq!((a.area(), b.area()), (4, 3));
         // a: (1,1) (2,1) (2,2) (1,3) as (row, col); b: (1,2) (2,2) (2,3): both at (2,2).
         assert_eq!(a.intersection(&b), 1);
+        assert_eq!(
+            a.pixels().collect::<Vec<_>>(),
+            vec![(1, 1), (1, 2), (2, 2), (3, 1)]
+        );
         assert_eq!(a.intersection(&a), 4);
         let empty = Rle::new(3, 4, vec![12]).unwrap();
         assert_eq!((empty.area(), a.intersection(&empty)), (0, 0));

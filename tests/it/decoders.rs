@@ -437,22 +437,9 @@ fn overlap(m: &InstanceMask, rle: &Value) -> (u64, u64) {
         rle["size"][0].as_u64().unwrap() as u32,
         rle["size"][1].as_u64().unwrap() as u32,
     );
-    assert_eq!(
-        counts.iter().map(|&c| c as u64).sum::<u64>(),
-        (w * h) as u64
-    );
-    let (mut both, mut reference, mut pos, mut on) = (0, 0, 0u32, false);
-    for c in counts {
-        if on {
-            for p in pos..pos + c {
-                reference += 1;
-                both += m.contains(p / h, p % h) as u64;
-            }
-        }
-        pos += c;
-        on = !on;
-    }
-    (both, m.area() + reference - both)
+    let rle = perceptd::frame::mask::Rle::new(h, w, counts).unwrap();
+    let both = rle.pixels().filter(|&(x, y)| m.contains(x, y)).count() as u64;
+    (both, m.area() + rle.area() - both)
 }
 
 /// Ultralytics `-seg` layout: boxes as yolov8's, and each detection's mask against the

@@ -671,21 +671,13 @@ fn the_ground_truth_has_instance_masks_that_fit_boxes_and_class_maps() {
             let class = if o["label"] == "person" { 4 } else { 3 };
             let id = o["id"].as_u64().unwrap();
             let (mut lo, mut hi) = ([u32::MAX; 2], [0u32; 2]);
-            let (mut pos, mut on) = (0u32, false);
-            for &c in &rle.counts {
-                if on {
-                    for p in pos..pos + c {
-                        let (x, y) = (p / h, p % h);
-                        lo = [lo[0].min(x), lo[1].min(y)];
-                        hi = [hi[0].max(x + 1), hi[1].max(y + 1)];
-                        let i = (y * w + x) as usize;
-                        assert_eq!(map[i], class, "frame {frame} object {id} at ({x}, {y})");
-                        assert_eq!(owner[i], 0, "frame {frame}: ({x}, {y}) shows two objects");
-                        owner[i] = id;
-                    }
-                }
-                pos += c;
-                on = !on;
+            for (x, y) in rle.pixels() {
+                lo = [lo[0].min(x), lo[1].min(y)];
+                hi = [hi[0].max(x + 1), hi[1].max(y + 1)];
+                let i = (y * w + x) as usize;
+                assert_eq!(map[i], class, "frame {frame} object {id} at ({x}, {y})");
+                assert_eq!(owner[i], 0, "frame {frame}: ({x}, {y}) shows two objects");
+                owner[i] = id;
             }
             let b: Vec<u32> = (0..4)
                 .map(|k| o["bbox"][k].as_u64().unwrap() as u32)

@@ -479,22 +479,12 @@ fn instance_masks_reach_the_jsonl_the_video_and_eval() {
             assert_eq!(rle.area(), m["area"].as_u64().unwrap());
             // Every mask pixel lies in the detection's box (whole pixels x1 <= x < x2).
             let b: Vec<f64> = (0..4).map(|k| d["bbox"][k].as_f64().unwrap()).collect();
-            let (mut pos, mut on) = (0u64, false);
-            for &c in &rle.counts {
-                if on && c > 0 {
-                    for p in [pos, pos + c as u64 - 1] {
-                        let (x, y) = ((p / h) as f64, (p % h) as f64);
-                        assert!(
-                            x >= b[0].floor()
-                                && x < b[2].ceil()
-                                && y >= b[1].floor()
-                                && y < b[3].ceil(),
-                            "pixel ({x}, {y}) outside {b:?}"
-                        );
-                    }
-                }
-                pos += c as u64;
-                on = !on;
+            for (x, y) in rle.pixels() {
+                let (x, y) = (x as f64, y as f64);
+                assert!(
+                    x >= b[0].floor() && x < b[2].ceil() && y >= b[1].floor() && y < b[3].ceil(),
+                    "pixel ({x}, {y}) outside {b:?}"
+                );
             }
             masks += 1;
             if rle.area() > 0 {
