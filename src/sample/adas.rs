@@ -7,7 +7,10 @@
 //! forward collision, time to collision under [`FCW_TTC_S`] with the lead vehicle; lane
 //! departure, the vehicle centre [`LDW_OFFSET_M`] or more from the lane centre while moving
 //! outward at [`LDW_RATE_MPS`] or more; pedestrian in path, a person in the path nearer than
-//! [`PEDESTRIAN_M`]; headway, gap over ego speed under [`HEADWAY_S`] at 2 m/s or more. Each
+//! [`PEDESTRIAN_M`] whom the camera sees (one the box truth holds: a person wholly behind a
+//! vehicle is not warned about by a camera, and while the person of an event is hidden, still
+//! in the path, the event goes on without them); headway, gap over ego speed under
+//! [`HEADWAY_S`] at 2 m/s or more. Each
 //! event's critical moment is its worst instant (the smallest TTC, gap or headway, the
 //! largest offset); a forward collision also says when the TTC first fell to 2 s.
 
@@ -116,6 +119,16 @@ pub fn events(frames: &[(f64, AdasTruth)]) -> Vec<TrueEvent> {
                     let ttc2 = (k == 0 && v <= 2.0).then_some(*t);
                     open = Some((*t, *t, (*t, v, id), ttc2, a.scenario.map(|s| s.name())));
                 }
+                // The person of a pedestrian event, hidden behind a vehicle in the path: the
+                // event lasts (no camera sees them, none can say they left).
+                (None, Some(o))
+                    if k == 2
+                        && a.hidden_vrus
+                            .iter()
+                            .any(|v| Some(v.0) == o.2.2 && v.1 <= PEDESTRIAN_M) =>
+                {
+                    o.1 = *t;
+                }
                 (None, Some(o)) if *t - o.1 > MERGE_S => {
                     let o = *o;
                     open = None;
@@ -173,4 +186,66 @@ pub fn event_line(e: &TrueEvent) -> String {
         "scenario": e.scenario,
     })
     .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A person 12 m ahead in the path, seen or hidden, at 10 frames a second over `spans`
+    /// (seconds, seen).
+    fn person(spans: &[(f64, f64, bool)]) -> Vec<(f64, AdasTruth)> {
+        let mut frames = vec![];
+        for &(a, b, seen) in spans {
+            let mut t = a;
+            while t < b - 1e-9 {
+                let p = vec![(7, 12.0, 0.0)];
+                let (vrus, hidden_vrus) = if seen { (p, vec![]) } else { (vec![], p) };
+                frames.push((
+                    t,
+                    AdasTruth {
+                        vrus,
+                        hidden_vrus,
+                        ..AdasTruth::default()
+                    },
+                ));
+                t += 0.1;
+            }
+        }
+        frames
+    }
+
+    fn pedestrian_events(frames: &[(f64, AdasTruth)]) -> Vec<(f64, f64)> {
+        events(frames)
+            .into_iter()
+            .filter(|e| e.kind == "pedestrian_in_path")
+            .map(|e| (e.start_s, e.end_s))
+            .collect()
+    }
+
+    #[test]
+    fn a_pedestrian_hidden_for_a_while_is_one_event_and_one_never_seen_is_none() {
+        // Seen, hidden behind a van for 2 s (longer than MERGE_S), seen again: one event.
+        let ev = pedestrian_events(&person(&[
+            (0.0, 1.0, true),
+            (1.0, 3.0, false),
+            (3.0, 3.5, true),
+        ]));
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert!(
+            ev[0].0.abs() < 1e-9 && (ev[0].1 - 3.4).abs() < 1e-6,
+            "{ev:?}"
+        );
+        // Hidden all along: no camera can warn.
+        assert!(pedestrian_events(&person(&[(0.0, 3.0, false)])).is_empty());
+        // Hidden, then seen: the event starts when the person shows.
+        let ev = pedestrian_events(&person(&[(0.0, 2.0, false), (2.0, 3.0, true)]));
+        assert_eq!(ev.len(), 1, "{ev:?}");
+        assert!((ev[0].0 - 2.0).abs() < 1e-6, "{ev:?}");
+        // Seen, then gone for good (out of the path): the event ends when last seen.
+        let mut frames = person(&[(0.0, 1.0, true)]);
+        frames.extend((10..30).map(|k| (k as f64 / 10.0, AdasTruth::default())));
+        let ev = pedestrian_events(&frames);
+        assert!(ev.len() == 1 && (ev[0].1 - 0.9).abs() < 1e-6, "{ev:?}");
+    }
 }

@@ -329,7 +329,7 @@ impl Scenario {
 
 /// The driver-assistance truth of one instant: metres from the ego car's front bumper (distances)
 /// or its centre line (lateral), seconds, as the adas stage reports them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AdasTruth {
     pub ego_speed_mps: f64,
     /// The camera (the vehicle's centre line) right of its lane's centre, m.
@@ -341,8 +341,11 @@ pub struct AdasTruth {
     /// (m), d(gap)/dt (m/s), time to collision (s, when closing).
     pub lead: Option<LeadTruth>,
     /// People in the path (within half a metre of the lane) ahead: id, gap (m), x from the
-    /// camera (m).
+    /// camera (m). The scene lists them all; the writer keeps here those the camera sees (the
+    /// box truth holds them) and moves the others to `hidden_vrus`.
     pub vrus: Vec<(u64, f64, f64)>,
+    /// People in the path whom a vehicle hides from the camera (filled by the writer).
+    pub hidden_vrus: Vec<(u64, f64, f64)>,
     /// The scripted moment under way, if any.
     pub scenario: Option<Scenario>,
 }

@@ -181,14 +181,20 @@ pub fn generate(
     for i in 0..opts.frames {
         scene.advance_to(opts.step_of(i));
         let t = i as f64 / opts.fps as f64;
-        let a = scene.adas_truth();
+        let mut a = scene.adas_truth();
+        let objects = renderer
+            .render(&scene.view(), i)
+            .map_err(|source| SampleError::Render { frame: i, source })?;
+        // A person hidden behind a vehicle is no pedestrian a camera can warn about: the path
+        // holds the people the box truth holds (enough of them shows).
+        let (seen, hidden) = std::mem::take(&mut a.vrus)
+            .into_iter()
+            .partition(|v| objects.iter().any(|o| o.id == v.0 && o.kept()));
+        (a.vrus, a.hidden_vrus) = (seen, hidden);
         adas_lines.push_str(&super::adas::frame_line(i, t, &a));
         adas_lines.push('\n');
         speed.push_str(&format!("{t:.6},{:.4}\n", a.ego_speed_mps));
         truth.push((t, a));
-        let objects = renderer
-            .render(&scene.view(), i)
-            .map_err(|source| SampleError::Render { frame: i, source })?;
         if let Some(v) = video.as_mut() {
             v.push(renderer.bgr())?;
         }

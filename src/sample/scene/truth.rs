@@ -59,6 +59,7 @@ impl Scene {
             lane_width_m: LANE_W,
             lead,
             vrus,
+            hidden_vrus: vec![],
             scenario: self.scenario(),
         }
     }
