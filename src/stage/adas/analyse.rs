@@ -56,6 +56,13 @@ const LANE_WIDTH_RANGE: (f64, f64) = (2.4, 5.0);
 const IN_PATH_OVERLAP_M: f64 = 0.5;
 /// A vehicle whose ground and width distances differ by more than this factor is not a lead.
 const MAX_DISTANCE_RATIO: f64 = 1.5;
+/// A box whose outer edge is this share of its width or less from the frame's side may be cut
+/// there.
+const EDGE_MARGIN: f32 = 0.2;
+/// A forward collision warning needs rates standing on this much of a track's history (s): a
+/// track just started, or started over after an identity switch, gives wild rates from a few
+/// frames (a far car whose box jumps reads as closing at 30 m/s).
+const FCW_MIN_SPAN_S: f64 = 0.5;
 /// People count as in the path this far (m) outside the lane's boundaries.
 const VRU_MARGIN_M: f64 = 0.5;
 /// A track's history is dropped once it has not been seen for this long (s).
@@ -163,8 +170,13 @@ impl StreamAdas {
             entry.1 = t;
             let motion = entry.0.update(t, z, w_px);
             entry.0.width.observe(&cam, d.bbox);
-            // A box cut by the frame's side shows no rear: not the vehicle ahead.
-            let cut = d.bbox[0] <= 1.0 || d.bbox[2] as f64 >= cam.width - 1.0;
+            // A box cut by the frame's side shows no rear: not the vehicle ahead. Detectors stop
+            // short of the edge on what the frame cuts (a truck alongside, cut at the right,
+            // boxed to 50 px from it): a box within a fifth of its width of a side counts as
+            // cut, its outer edge (hence where it is across the road) unknown. A vehicle in
+            // the lane comes that near a side only closer than ~3 m.
+            let margin = 1.0_f32.max(EDGE_MARGIN * (d.bbox[2] - d.bbox[0]));
+            let cut = d.bbox[0] <= margin || d.bbox[2] as f64 >= cam.width - margin as f64;
             if cut || !plausible(&cam, d.bbox, prior, MAX_DISTANCE_RATIO) {
                 continue;
             }
@@ -192,6 +204,7 @@ impl StreamAdas {
         self.tracks
             .retain(|_, (_, seen)| t - *seen <= TRACK_FORGET_S);
         let bumper = p.camera.bumper_m;
+        let lead_span = lead.as_ref().map_or(0.0, |l| l.2.span_s);
         state.lead = lead.map(|(z, d, m)| {
             let gap = (z - bumper).max(0.0);
             Lead {
@@ -238,6 +251,9 @@ impl StreamAdas {
 
         // The warnings' conditions.
         let fcw = state.lead.as_ref().and_then(|l| {
+            if lead_span < FCW_MIN_SPAN_S {
+                return None;
+            }
             let ttc = l.ttc_s?;
             let confirmed =
                 l.ttc_scale_s.is_some_and(|s| s < 2.0 * p.fcw_ttc_s) || ttc < 0.6 * p.fcw_ttc_s;
@@ -509,5 +525,159 @@ fn event_of(
             track_id: track,
             peak: Some(peak),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stage::adas::camera::{Focal, Horizon};
+
+    fn params() -> Params {
+        Params {
+            camera: CameraSpec {
+                focal: Focal::Pixels(748.8),
+                principal: [0.5, 0.5],
+                height_m: 1.35,
+                horizon: Horizon::Row(0.45),
+                lane_width_m: 3.5,
+                bumper_m: 1.3,
+            },
+            vehicles: vec!["car".into(), "truck".into()],
+            vulnerable: vec!["person".into()],
+            fcw_ttc_s: 2.5,
+            fcw_critical_ttc_s: 1.2,
+            ldw_offset_m: 0.8,
+            ldw_min_rate_mps: 0.1,
+            min_lane_confidence: 0.3,
+            pedestrian_distance_m: 25.0,
+            headway_s: 0.8,
+            min_on_s: 0.2,
+            min_off_s: 0.5,
+        }
+    }
+
+    fn det(id: u64, label: &str, bbox: [f32; 4]) -> Detection {
+        Detection {
+            class_id: 0,
+            label: label.into(),
+            score: 0.9,
+            bbox,
+            track_id: Some(id),
+            track_box: None,
+            mask: None,
+        }
+    }
+
+    /// The box of a car 1.8 m wide and 1.5 m tall whose rear is `gap` m ahead of the bumper,
+    /// `x` m right of the camera, on the 960x540 frame.
+    fn car(gap: f64, x: f64) -> [f32; 4] {
+        let (f, cx, hz, h) = (748.8, 480.0, 243.0, 1.35);
+        let z = gap + 1.3;
+        let u = |x: f64| (cx + f * x / z) as f32;
+        [
+            u(x - 0.9),
+            (hz - f * (1.5 - h) / z) as f32,
+            u(x + 0.9),
+            (hz + f * h / z) as f32,
+        ]
+    }
+
+    /// Feeds `boxes(t)` at 30 frames a second from `t0` to `t1`; the times the forward
+    /// collision warning was on.
+    fn fcw_on(
+        a: &mut StreamAdas,
+        t0: f64,
+        t1: f64,
+        boxes: impl Fn(f64) -> Vec<Detection>,
+    ) -> Vec<f64> {
+        let (p, stream) = (params(), Arc::<str>::from("s"));
+        let mut on = vec![];
+        let mut k = 0;
+        loop {
+            let t = t0 + k as f64 / 30.0;
+            if t > t1 {
+                return on;
+            }
+            let dets = boxes(t);
+            let inp = Inputs {
+                t,
+                width: 960,
+                height: 540,
+                lane_map: None,
+                detections: &dets,
+                ego_speed: None,
+            };
+            let s = a.update(&p, &stream, &inp);
+            if s.active
+                .iter()
+                .any(|w| w.kind == WarningKind::ForwardCollision)
+            {
+                on.push(t);
+            }
+            k += 1;
+        }
+    }
+
+    #[test]
+    fn a_car_closing_in_the_lane_warns_once_its_track_has_half_a_second_of_history() {
+        // Closing at 8 m/s from 14 m: the TTC is under 2.5 s from the first frame, but a track
+        // this young says little (an identity switch looks the same), so the warning waits
+        // for half a second of history and the debounce.
+        let mut a = StreamAdas::new(&params());
+        let on = fcw_on(&mut a, 10.0, 11.0, |t| {
+            vec![det(1, "car", car(14.0 - 8.0 * (t - 10.0), 0.0))]
+        });
+        let first = *on.first().expect("the forward collision warning came on");
+        assert!(first >= 10.0 + FCW_MIN_SPAN_S, "{first}");
+        assert!(first < 10.0 + FCW_MIN_SPAN_S + 0.35, "{first}");
+    }
+
+    #[test]
+    fn a_truck_alongside_boxed_short_of_the_frame_edge_is_not_the_lead() {
+        // A truck beside the ego car, cut by the frame's right side, whose detector box stops
+        // 50 px short of it: its outer edge says nothing about where it is, so it is not taken
+        // for a vehicle in the lane (its box's inner edge reaches into the corridor), however
+        // fast it seems to close.
+        let p = params();
+        let mut a = StreamAdas::new(&p);
+        let on = fcw_on(&mut a, 0.0, 1.5, |t| {
+            let grow = (t * 20.0) as f32;
+            vec![det(
+                2,
+                "truck",
+                [606.0 - grow, 49.0, 911.0, 439.0 + grow / 2.0],
+            )]
+        });
+        assert!(on.is_empty(), "{on:?}");
+        let dets = [det(2, "truck", [600.0, 49.0, 911.0, 440.0])];
+        let s = a.update(
+            &p,
+            &Arc::from("s"),
+            &Inputs {
+                t: 1.6,
+                width: 960,
+                height: 540,
+                lane_map: None,
+                detections: &dets,
+                ego_speed: None,
+            },
+        );
+        assert!(s.lead.is_none(), "{:?}", s.lead);
+        // The same box well inside the frame is a vehicle in the lane.
+        let dets = [det(3, "truck", [500.0, 49.0, 811.0, 440.0])];
+        let s = a.update(
+            &p,
+            &Arc::from("s"),
+            &Inputs {
+                t: 1.7,
+                width: 960,
+                height: 540,
+                lane_map: None,
+                detections: &dets,
+                ego_speed: None,
+            },
+        );
+        assert_eq!(s.lead.map(|l| l.track_id), Some(3));
     }
 }

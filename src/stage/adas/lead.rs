@@ -152,6 +152,8 @@ pub struct Motion {
     pub ttc: Option<f64>,
     /// From the box's scale rate alone, s; `None` when it is not growing.
     pub ttc_scale: Option<f64>,
+    /// How much history (s) the rates stand on.
+    pub span_s: f64,
 }
 
 /// The recent distances and box widths of one track.
@@ -233,6 +235,7 @@ impl History {
             range_rate: Some(range_rate),
             ttc,
             ttc_scale,
+            span_s: last.0 - first.0,
         }
     }
 }
