@@ -276,9 +276,13 @@ impl StreamAdas {
                 (o.abs(), None)
             })
         });
+        // Warned about: a person the tracker confirmed. The detector's stray boxes beside a
+        // real one (taller, so their bottom reads nearer and the person in the path) are never
+        // confirmed; they are listed (`track_id` null), not warned about.
         let pip = state
             .vrus
-            .first()
+            .iter()
+            .find(|v| v.track_id.is_some())
             .filter(|v| v.distance_m <= p.pedestrian_distance_m)
             .map(|v| (v.distance_m, v.track_id));
         let headway = state.lead.as_ref().and_then(|l| {
@@ -591,6 +595,17 @@ mod tests {
         t1: f64,
         boxes: impl Fn(f64) -> Vec<Detection>,
     ) -> Vec<f64> {
+        warning_on(a, WarningKind::ForwardCollision, t0, t1, boxes)
+    }
+
+    /// ... the times the warning `kind` was on.
+    fn warning_on(
+        a: &mut StreamAdas,
+        kind: WarningKind,
+        t0: f64,
+        t1: f64,
+        boxes: impl Fn(f64) -> Vec<Detection>,
+    ) -> Vec<f64> {
         let (p, stream) = (params(), Arc::<str>::from("s"));
         let mut on = vec![];
         let mut k = 0;
@@ -609,10 +624,7 @@ mod tests {
                 ego_speed: None,
             };
             let s = a.update(&p, &stream, &inp);
-            if s.active
-                .iter()
-                .any(|w| w.kind == WarningKind::ForwardCollision)
-            {
+            if s.active.iter().any(|w| w.kind == kind) {
                 on.push(t);
             }
             k += 1;
@@ -679,5 +691,29 @@ mod tests {
             },
         );
         assert_eq!(s.lead.map(|l| l.track_id), Some(3));
+    }
+
+    #[test]
+    fn only_a_person_the_tracker_confirmed_is_warned_about() {
+        // A person 10 m ahead in the lane, 1.7 m tall: warned about once tracked; the same box
+        // untracked (a stray detection the tracker never confirmed) is listed, not warned.
+        let z: f64 = 11.3;
+        let (f, hz) = (748.8, 243.0);
+        let bottom = (hz + f * 1.35 / z) as f32;
+        let top = (hz - f * (1.7 - 1.35) / z) as f32;
+        let person = |track: Option<u64>| Detection {
+            track_id: track,
+            ..det(0, "person", [470.0, top, 490.0, bottom])
+        };
+        let mut a = StreamAdas::new(&params());
+        let stray = warning_on(&mut a, WarningKind::PedestrianInPath, 0.0, 1.0, |_| {
+            vec![person(None)]
+        });
+        assert!(stray.is_empty(), "{stray:?}");
+        let mut a = StreamAdas::new(&params());
+        let tracked = warning_on(&mut a, WarningKind::PedestrianInPath, 0.0, 1.0, |_| {
+            vec![person(Some(5))]
+        });
+        assert!(!tracked.is_empty() && tracked[0] < 0.3, "{tracked:?}");
     }
 }
