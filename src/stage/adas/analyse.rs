@@ -587,6 +587,19 @@ mod tests {
         ]
     }
 
+    /// One 960x540 frame at `t` with `dets` and no lane map.
+    fn frame(a: &mut StreamAdas, t: f64, dets: &[Detection]) -> AdasState {
+        let inp = Inputs {
+            t,
+            width: 960,
+            height: 540,
+            lane_map: None,
+            detections: dets,
+            ego_speed: None,
+        };
+        a.update(&params(), &Arc::from("s"), &inp)
+    }
+
     /// Feeds `boxes(t)` at 30 frames a second from `t0` to `t1`; the times the forward
     /// collision warning was on.
     fn fcw_on(
@@ -606,7 +619,6 @@ mod tests {
         t1: f64,
         boxes: impl Fn(f64) -> Vec<Detection>,
     ) -> Vec<f64> {
-        let (p, stream) = (params(), Arc::<str>::from("s"));
         let mut on = vec![];
         let mut k = 0;
         loop {
@@ -614,16 +626,7 @@ mod tests {
             if t > t1 {
                 return on;
             }
-            let dets = boxes(t);
-            let inp = Inputs {
-                t,
-                width: 960,
-                height: 540,
-                lane_map: None,
-                detections: &dets,
-                ego_speed: None,
-            };
-            let s = a.update(&p, &stream, &inp);
+            let s = frame(a, t, &boxes(t));
             if s.active.iter().any(|w| w.kind == kind) {
                 on.push(t);
             }
@@ -662,34 +665,10 @@ mod tests {
             )]
         });
         assert!(on.is_empty(), "{on:?}");
-        let dets = [det(2, "truck", [600.0, 49.0, 911.0, 440.0])];
-        let s = a.update(
-            &p,
-            &Arc::from("s"),
-            &Inputs {
-                t: 1.6,
-                width: 960,
-                height: 540,
-                lane_map: None,
-                detections: &dets,
-                ego_speed: None,
-            },
-        );
+        let s = frame(&mut a, 1.6, &[det(2, "truck", [600.0, 49.0, 911.0, 440.0])]);
         assert!(s.lead.is_none(), "{:?}", s.lead);
         // The same box well inside the frame is a vehicle in the lane.
-        let dets = [det(3, "truck", [500.0, 49.0, 811.0, 440.0])];
-        let s = a.update(
-            &p,
-            &Arc::from("s"),
-            &Inputs {
-                t: 1.7,
-                width: 960,
-                height: 540,
-                lane_map: None,
-                detections: &dets,
-                ego_speed: None,
-            },
-        );
+        let s = frame(&mut a, 1.7, &[det(3, "truck", [500.0, 49.0, 811.0, 440.0])]);
         assert_eq!(s.lead.map(|l| l.track_id), Some(3));
     }
 
