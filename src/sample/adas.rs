@@ -10,9 +10,9 @@
 //! [`PEDESTRIAN_M`] whom the camera sees (one the box truth holds: a person wholly behind a
 //! vehicle is not warned about by a camera, and while the person of an event is hidden, still
 //! in the path, the event goes on without them); headway, gap over ego speed under
-//! [`HEADWAY_S`] at 2 m/s or more. Each
-//! event's critical moment is its worst instant (the smallest TTC, gap or headway, the
-//! largest offset); a forward collision also says when the TTC first fell to 2 s.
+//! [`HEADWAY_S`] at 2 m/s or more. Each event's critical moment is its worst instant (the
+//! smallest TTC, gap or headway, the largest offset); a forward collision also says when the
+//! TTC first fell to 2 s.
 
 use super::world::{AdasTruth, LeadTruth};
 use serde_json::json;

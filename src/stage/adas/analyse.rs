@@ -574,17 +574,11 @@ mod tests {
     }
 
     /// The box of a car 1.8 m wide and 1.5 m tall whose rear is `gap` m ahead of the bumper,
-    /// `x` m right of the camera, on the 960x540 frame.
-    fn car(gap: f64, x: f64) -> [f32; 4] {
-        let (f, cx, hz, h) = (748.8, 480.0, 243.0, 1.35);
-        let z = gap + 1.3;
-        let u = |x: f64| (cx + f * x / z) as f32;
-        [
-            u(x - 0.9),
-            (hz - f * (1.5 - h) / z) as f32,
-            u(x + 0.9),
-            (hz + f * h / z) as f32,
-        ]
+    /// centred, on the 960x540 frame.
+    fn car(gap: f64) -> [f32; 4] {
+        let p = params();
+        let cam = p.camera.on_frame(960, 540);
+        super::super::lead::tests::car_box(&cam, gap + p.camera.bumper_m, 1.8)
     }
 
     /// One 960x540 frame at `t` with `dets` and no lane map.
@@ -641,7 +635,7 @@ mod tests {
         // for half a second of history and the debounce.
         let mut a = StreamAdas::new(&params());
         let on = fcw_on(&mut a, 10.0, 11.0, |t| {
-            vec![det(1, "car", car(14.0 - 8.0 * (t - 10.0), 0.0))]
+            vec![det(1, "car", car(14.0 - 8.0 * (t - 10.0)))]
         });
         let first = *on.first().expect("the forward collision warning came on");
         assert!(first >= 10.0 + FCW_MIN_SPAN_S, "{first}");
@@ -676,10 +670,10 @@ mod tests {
     fn only_a_person_the_tracker_confirmed_is_warned_about() {
         // A person 10 m ahead in the lane, 1.7 m tall: warned about once tracked; the same box
         // untracked (a stray detection the tracker never confirmed) is listed, not warned.
-        let z: f64 = 11.3;
-        let (f, hz) = (748.8, 243.0);
-        let bottom = (hz + f * 1.35 / z) as f32;
-        let top = (hz - f * (1.7 - 1.35) / z) as f32;
+        let cam = params().camera.on_frame(960, 540);
+        let z = 11.3;
+        let bottom = cam.row_of_z(z) as f32;
+        let top = (cam.horizon - cam.f * (1.7 - cam.height_m) / z) as f32;
         let person = |track: Option<u64>| Detection {
             track_id: track,
             ..det(0, "person", [470.0, top, 490.0, bottom])

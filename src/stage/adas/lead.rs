@@ -260,7 +260,7 @@ pub(super) fn slope(pts: impl Iterator<Item = (f64, f64)> + Clone, t_now: f64) -
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn cam() -> Camera {
@@ -275,7 +275,7 @@ mod tests {
     }
 
     /// The box of a car `w` m wide and 1.5 m tall whose rear is `z` m ahead, centred.
-    fn car_box(c: &Camera, z: f64, w: f64) -> [f32; 4] {
+    pub(in crate::stage::adas) fn car_box(c: &Camera, z: f64, w: f64) -> [f32; 4] {
         let (u0, v1) = c.image(-w / 2.0, z);
         let (u1, _) = c.image(w / 2.0, z);
         let top = c.horizon + c.f * (c.height_m - 1.5) / z;
