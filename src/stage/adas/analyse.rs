@@ -63,6 +63,8 @@ const EDGE_MARGIN: f32 = 0.2;
 /// track just started, or started over after an identity switch, gives wild rates from a few
 /// frames (a far car whose box jumps reads as closing at 30 m/s).
 const FCW_MIN_SPAN_S: f64 = 0.5;
+/// A box with this share of its area inside a box cut by the frame's side is a piece of it.
+const FRAGMENT_SHARE: f32 = 0.5;
 /// People count as in the path this far (m) outside the lane's boundaries.
 const VRU_MARGIN_M: f64 = 0.5;
 /// A track's history is dropped once it has not been seen for this long (s).
@@ -103,6 +105,8 @@ pub struct StreamAdas {
     last_t: Option<f64>,
     offsets: VecDeque<(f64, f64)>,
     tracks: HashMap<u64, (History, f64)>,
+    /// This frame's vehicle boxes and whether each is cut by the frame's side (reused).
+    vehicle_boxes: Vec<([f32; 4], bool)>,
     warnings: [Warning; 4],
     /// The side (sign of the offset) of the lane departure warning in progress or last held.
     ldw_side: Option<f64>,
@@ -127,6 +131,7 @@ impl StreamAdas {
             ldw_side: None,
             ldw_blocked: None,
             tracks: HashMap::new(),
+            vehicle_boxes: Vec::with_capacity(32),
             warnings: [
                 w(WarningKind::ForwardCollision, Worse::Lower),
                 w(WarningKind::LaneDeparture, Worse::Higher),
@@ -155,6 +160,14 @@ impl StreamAdas {
             .is_some_and(|l| l.confidence >= p.min_lane_confidence);
 
         // Vehicles: every tracked one's history; the nearest in the corridor is the lead.
+        // Every vehicle box of the frame, and whether the frame's side cuts it, first.
+        self.vehicle_boxes.clear();
+        for d in inp.detections {
+            if p.vehicles.iter().any(|v| **v == *d.label) {
+                self.vehicle_boxes
+                    .push((d.bbox, side_cut(d.bbox, cam.width as f32)));
+            }
+        }
         let mut lead: Option<(f64, &Detection, Motion)> = None;
         for d in inp.detections {
             let Some(id) = d.track_id else { continue };
@@ -174,9 +187,14 @@ impl StreamAdas {
             // short of the edge on what the frame cuts (a truck alongside, cut at the right,
             // boxed to 50 px from it): a box within a fifth of its width of a side counts as
             // cut, its outer edge (hence where it is across the road) unknown. A vehicle in
-            // the lane comes that near a side only closer than ~3 m.
-            let margin = 1.0_f32.max(EDGE_MARGIN * (d.bbox[2] - d.bbox[0]));
-            let cut = d.bbox[0] <= margin || d.bbox[2] as f64 >= cam.width - margin as f64;
+            // the lane comes that near a side only closer than ~3 m. A box mostly inside a
+            // cut one is a piece of that vehicle (detectors break a bus alongside into
+            // several boxes), as unknown across the road.
+            let cut = side_cut(d.bbox, cam.width as f32)
+                || self
+                    .vehicle_boxes
+                    .iter()
+                    .any(|(b, cut)| *cut && inside_share(d.bbox, *b) >= FRAGMENT_SHARE);
             if cut || !plausible(&cam, d.bbox, prior, MAX_DISTANCE_RATIO) {
                 continue;
             }
@@ -532,6 +550,21 @@ fn event_of(
     }
 }
 
+/// Whether `b` reaches within a fifth of its width (and at least a pixel) of the frame's left
+/// or right side.
+fn side_cut(b: [f32; 4], frame_width: f32) -> bool {
+    let margin = 1.0_f32.max(EDGE_MARGIN * (b[2] - b[0]));
+    b[0] <= margin || b[2] >= frame_width - margin
+}
+
+/// The share of `a`'s area inside `b`.
+fn inside_share(a: [f32; 4], b: [f32; 4]) -> f32 {
+    let area = (a[2] - a[0]).max(0.0) * (a[3] - a[1]).max(0.0);
+    let x = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let y = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    if area <= 0.0 { 0.0 } else { x * y / area }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -688,5 +721,20 @@ mod tests {
             vec![person(Some(5))]
         });
         assert!(!tracked.is_empty() && tracked[0] < 0.3, "{tracked:?}");
+    }
+
+    #[test]
+    fn a_piece_of_a_vehicle_the_frame_cuts_is_not_the_lead() {
+        // A bus alongside on the left, cut by the frame's side; the detector also boxes a piece
+        // of it whose inner edge reaches into the corridor. Without the whole bus's box the
+        // piece would be the lead.
+        let piece = det(4, "truck", [108.0, 98.0, 420.0, 423.0]);
+        let bus = det(5, "truck", [0.0, 0.0, 430.0, 450.0]);
+        let mut a = StreamAdas::new(&params());
+        let s = frame(&mut a, 0.0, std::slice::from_ref(&piece));
+        assert_eq!(s.lead.map(|l| l.track_id), Some(4));
+        let mut a = StreamAdas::new(&params());
+        let s = frame(&mut a, 0.0, &[piece, bus]);
+        assert!(s.lead.is_none(), "{:?}", s.lead);
     }
 }
