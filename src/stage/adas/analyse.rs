@@ -63,6 +63,9 @@ const EDGE_MARGIN: f32 = 0.2;
 /// track just started, or started over after an identity switch, gives wild rates from a few
 /// frames (a far car whose box jumps reads as closing at 30 m/s).
 const FCW_MIN_SPAN_S: f64 = 0.5;
+/// A forward collision warning under way holds while its vehicle's time to collision stays
+/// under this multiple of the threshold.
+const FCW_HOLD: f64 = 1.6;
 /// A box with this share of its area inside a box cut by the frame's side is a piece of it.
 const FRAGMENT_SHARE: f32 = 0.5;
 /// People count as in the path this far (m) outside the lane's boundaries.
@@ -267,12 +270,18 @@ impl StreamAdas {
             .vrus
             .sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
 
-        // The warnings' conditions.
+        // The warnings' conditions. A forward collision warning under way holds while its
+        // vehicle is still closing within `FCW_HOLD` of the threshold: the time to collision
+        // wavers around the threshold (the box breathes), and one threat is one warning.
+        let fcw_track = self.warnings[0].debounce.active().and_then(|a| a.track);
         let fcw = state.lead.as_ref().and_then(|l| {
             if lead_span < FCW_MIN_SPAN_S {
                 return None;
             }
             let ttc = l.ttc_s?;
+            if fcw_track == Some(l.track_id) && ttc < FCW_HOLD * p.fcw_ttc_s {
+                return Some((ttc, Some(l.track_id)));
+            }
             let confirmed =
                 l.ttc_scale_s.is_some_and(|s| s < 2.0 * p.fcw_ttc_s) || ttc < 0.6 * p.fcw_ttc_s;
             (ttc < p.fcw_ttc_s && confirmed).then_some((ttc, Some(l.track_id)))
@@ -736,5 +745,32 @@ mod tests {
         let mut a = StreamAdas::new(&params());
         let s = frame(&mut a, 0.0, &[piece, bus]);
         assert!(s.lead.is_none(), "{:?}", s.lead);
+    }
+
+    #[test]
+    fn one_threat_whose_time_to_collision_wavers_over_the_threshold_is_one_warning() {
+        // Closing fast, then slower for a second (the TTC back over 2.5 s, under 4 s), then fast
+        // again: the same car, the same threat, one warning.
+        let gap = |t: f64| {
+            if t < 1.4 {
+                24.0 - 8.0 * t
+            } else if t < 2.6 {
+                12.8 - 3.0 * (t - 1.4)
+            } else {
+                9.2 - 7.0 * (t - 2.6)
+            }
+        };
+        let mut a = StreamAdas::new(&params());
+        let (mut starts, mut k) = (0, 0);
+        let mut ttc_over = false;
+        while k as f64 / 30.0 < 3.4 {
+            let t = k as f64 / 30.0;
+            let s = frame(&mut a, t, &[det(1, "car", car(gap(t)))]);
+            starts += s.events.iter().filter(|e| e.edge == "start").count();
+            ttc_over |= s.lead.and_then(|l| l.ttc_s).is_some_and(|x| x > 2.7) && t > 2.0;
+            k += 1;
+        }
+        assert!(ttc_over, "the TTC went back over the threshold");
+        assert_eq!(starts, 1);
     }
 }

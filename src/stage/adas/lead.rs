@@ -27,6 +27,8 @@ pub const MIN_SPAN_S: f64 = 0.3;
 pub const MIN_SAMPLES: usize = 5;
 /// A track unseen for longer than this (s) starts its history again.
 pub const MAX_GAP_S: f64 = 0.3;
+/// Relative accelerations (m/s^2) vehicles reach: hard braking ahead while the ego speeds up.
+pub const MAX_ACCEL_MPS2: f64 = 15.0;
 /// Closing slower than this (m/s) is not closing: no time to collision.
 pub const MIN_CLOSING_MPS: f64 = 0.3;
 /// Rows of pitch uncertainty behind the ground-plane estimate.
@@ -221,13 +223,20 @@ impl History {
             let se = (res / (n - 2.0) / stt.max(1e-9)).sqrt();
             range_rate.abs() > 2.0 * se
         };
+        // A window no vehicle could drive: its distances bend harder than any braking or
+        // accelerating does, beyond what their noise explains. A track drifting from one
+        // object onto another (a far truck, then the car before it) or a box stepping gives
+        // such a window; its rates say nothing.
+        let steady = parabola(self.samples.iter().map(|s| (s.0, s.1)), last.0)
+            .is_none_or(|q| q.accel.abs() <= MAX_ACCEL_MPS2 + 3.0 * q.se_accel);
+        let significant = significant && steady;
         // 1 / width is proportional to the distance, so it falls linearly at a constant
         // closing speed, and the time to collision is its value over its rate of fall.
         let (inv_rate, inv_now) = slope(self.samples.iter().map(|s| (s.0, 1.0 / s.2)), last.0);
         let ttc =
             (significant && -range_rate >= MIN_CLOSING_MPS).then(|| d_now.max(0.0) / -range_rate);
         // Growth slower than closing at the threshold speed from this distance is no growth.
-        let ttc_scale = (inv_rate < 0.0 && inv_now > 0.0)
+        let ttc_scale = (steady && inv_rate < 0.0 && inv_now > 0.0)
             .then(|| inv_now / -inv_rate)
             .filter(|t| *t * MIN_CLOSING_MPS < d_now.max(1.0));
         Motion {
@@ -238,6 +247,68 @@ impl History {
             span_s: last.0 - first.0,
         }
     }
+}
+
+/// What a least-squares parabola through `(t, y)` says: the acceleration (twice the quadratic
+/// term) and its standard error.
+#[derive(Debug, Clone, Copy)]
+struct Parabola {
+    accel: f64,
+    se_accel: f64,
+}
+
+/// The parabola through `pts`; `None` with fewer than six points.
+fn parabola(pts: impl Iterator<Item = (f64, f64)> + Clone, t_now: f64) -> Option<Parabola> {
+    // Normal equations of y = a + b u + c u^2, u = t - t_now.
+    let (mut m, mut r) = ([[0.0f64; 3]; 3], [0.0f64; 3]);
+    let mut n = 0usize;
+    for (t, y) in pts.clone() {
+        let u = t - t_now;
+        let row = [1.0, u, u * u];
+        for i in 0..3 {
+            for j in 0..3 {
+                m[i][j] += row[i] * row[j];
+            }
+            r[i] += row[i] * y;
+        }
+        n += 1;
+    }
+    if n < 6 {
+        return None;
+    }
+    let inv = invert3(m)?;
+    let c: [f64; 3] = std::array::from_fn(|i| (0..3).map(|j| inv[i][j] * r[j]).sum());
+    let rss: f64 = pts
+        .map(|(t, y)| {
+            let u = t - t_now;
+            (y - c[0] - c[1] * u - c[2] * u * u).powi(2)
+        })
+        .sum();
+    let var = (rss / (n as f64 - 3.0)).max(0.0);
+    Some(Parabola {
+        accel: 2.0 * c[2],
+        se_accel: 2.0 * (var * inv[2][2]).max(0.0).sqrt(),
+    })
+}
+
+/// The inverse of a symmetric 3x3 matrix; `None` when singular.
+fn invert3(m: [[f64; 3]; 3]) -> Option<[[f64; 3]; 3]> {
+    let c = |i: usize, j: usize| {
+        let (r0, r1) = ((i + 1) % 3, (i + 2) % 3);
+        let (c0, c1) = ((j + 1) % 3, (j + 2) % 3);
+        m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0]
+    };
+    let det = m[0][0] * c(0, 0) + m[0][1] * c(0, 1) + m[0][2] * c(0, 2);
+    if det.abs() < 1e-12 {
+        return None;
+    }
+    let mut inv = [[0.0; 3]; 3];
+    for (i, row) in inv.iter_mut().enumerate() {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v = c(j, i) / det;
+        }
+    }
+    Some(inv)
 }
 
 /// The least-squares slope of `(t, y)` and the line's value at `t_now`.
@@ -370,5 +441,45 @@ pub(super) mod tests {
         assert_eq!((last.ttc, last.ttc_scale), (None, None), "{last:?}");
         // Time going backwards (a stream restart) forgets the history.
         assert_eq!(h.update(0.0, 25.0, 50.0), Motion::default());
+    }
+
+    #[test]
+    fn a_window_no_vehicle_could_drive_gives_no_time_to_collision() {
+        // The acceleration of a parabola, exactly, and no error.
+        let pts: Vec<(f64, f64)> = (0..20)
+            .map(|k| {
+                let u = -(k as f64) / 25.0;
+                (10.0 + u, 3.0 + 2.0 * u + 4.0 * u * u)
+            })
+            .collect();
+        let q = parabola(pts.iter().copied(), 10.0).unwrap();
+        assert!((q.accel - 8.0).abs() < 1e-6 && q.se_accel < 1e-6, "{q:?}");
+        // A track drifting from a truck 60 m off onto the car before it at 45 m: its distances
+        // rise and fall by 16-22 m within 0.6 s; the last stretch alone reads as 54 m/s closing.
+        let c = cam();
+        let mut h = History::default();
+        let mut last = Motion::default();
+        for k in 0..20 {
+            let t = k as f64 / 30.0;
+            let d = if k < 8 {
+                50.0 + 2.0 * k as f64
+            } else {
+                66.0 - 1.8 * (k - 8) as f64
+            };
+            let w = c.f * 1.8 / d;
+            last = h.update(t, d, w);
+        }
+        assert_eq!((last.ttc, last.ttc_scale), (None, None), "{last:?}");
+        // Hard braking ahead (the closing speed up 8 m/s every second) is a vehicle's:
+        // followed.
+        let mut h = History::default();
+        for k in 0..25 {
+            let t = k as f64 / 30.0;
+            let z = 20.0 - 2.0 * t - 4.0 * t * t;
+            let b = car_box(&c, z, 1.8);
+            let d = distance(&c, b, width_prior("car")).unwrap();
+            last = h.update(t, d, (b[2] - b[0]) as f64);
+        }
+        assert!(last.ttc.is_some() && last.ttc_scale.is_some(), "{last:?}");
     }
 }
