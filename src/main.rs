@@ -80,8 +80,15 @@ enum Cmd {
     /// Prints frames/s, p50 / p99 per stage and end to end, and the pipeline / raw-session ratio.
     ///
     /// Example: perceptd bench pipelines/examples/fastestdet-drive.yaml
+    ///
+    /// `perceptd bench streams`: how many 25 fps live cameras this machine holds (see
+    /// `perceptd bench streams --help`).
+    #[command(args_conflicts_with_subcommands = true)]
     Bench {
-        pipeline: PathBuf,
+        #[command(subcommand)]
+        cmd: Option<BenchCmd>,
+        #[arg(required = true)]
+        pipeline: Option<PathBuf>,
         /// Serve /metrics here while it runs (default: off).
         #[arg(long)]
         metrics_addr: Option<String>,
@@ -276,6 +283,18 @@ enum EvalCmd {
 }
 
 #[derive(Subcommand)]
+enum BenchCmd {
+    /// N live-paced sources (videotestsrc, frames at the frame rate, dropped when behind)
+    /// through FastestDet, ByteTrack and an annotated MP4 each, for N = 1, 2, 4, ... up to
+    /// --max-streams, with cross-stream batching off and on: per N the frames/s each stream
+    /// achieved, drops, p50 / p99 latency and CPU per stream; the largest N held at the frame
+    /// rate with no drop. Written as JSON to --json; a report already there is shown beside.
+    ///
+    /// Example: PERCEPTD_ASSETS=../shared/assets perceptd bench streams --max-streams 8
+    Streams(perceptd::bench::streams::StreamsArgs),
+}
+
+#[derive(Subcommand)]
 enum ModelsCmd {
     /// Print a model's inputs, outputs, metadata and the output layout perceptd would use.
     ///
@@ -335,10 +354,15 @@ fn main() -> ExitCode {
         Cmd::Models {
             cmd: ModelsCmd::Inspect { model, onnxruntime },
         } => cmd_inspect(&model, onnxruntime),
+        Cmd::Bench { cmd: Some(c), .. } => cmd_bench_streams(c),
         Cmd::Bench {
             pipeline,
             metrics_addr,
-        } => cmd_bench(&pipeline, metrics_addr.as_deref()),
+            ..
+        } => cmd_bench(
+            &pipeline.expect("clap requires it without a subcommand"),
+            metrics_addr.as_deref(),
+        ),
         Cmd::Eval {
             cmd: EvalCmd::Mot { gt, pred, json },
         } => cmd_eval_mot(&gt, &pred, json),
@@ -546,6 +570,24 @@ fn cmd_bench(path: &Path, metrics_addr: Option<&str>) -> Result<(), Failure> {
     let report = perceptd::bench::bench(&spec, metrics, stop).map_err(classify)?;
     print!("{}", report.render());
     Ok(())
+}
+
+fn cmd_bench_streams(cmd: BenchCmd) -> Result<(), Failure> {
+    use perceptd::bench::streams::{self, StreamsError};
+    let BenchCmd::Streams(args) = cmd;
+    let bad_input =
+        |e: &StreamsError| matches!(e, StreamsError::Usage(_) | StreamsError::Previous(..));
+    let o = args.options().map_err(usage)?;
+    let report = streams::bench(&o, |p| eprintln!("{}", streams::progress_line(p)));
+    match report {
+        Ok(table) => {
+            print!("{table}");
+            Ok(())
+        }
+        Err(StreamsError::Pipeline(e)) => Err(classify(e)),
+        Err(e) if bad_input(&e) => Err(usage(e)),
+        Err(e) => Err(runtime(e)),
+    }
 }
 
 /// Every evaluation error is bad input (a file, a line, a missing sequence): exit code 2.

@@ -5,6 +5,7 @@
 //! and pooled, so a machine that gets busier or quieter during the run biases neither side.
 
 pub mod cpu;
+pub mod streams;
 
 use crate::config::PipelineSpec;
 use crate::graph::{PipelineError, Prepared, RunReport, quantile};

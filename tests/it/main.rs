@@ -3,6 +3,7 @@
 mod adas;
 mod architecture;
 mod batching;
+mod bench_streams;
 mod common;
 mod config;
 mod daemon;
