@@ -137,6 +137,10 @@ pub struct AdasState {
     pub vrus: Vec<Vru>,
     /// The warnings active on this frame.
     pub active: Vec<ActiveWarning>,
+    /// The horizon's row used, as a fraction of the height, when it is learnt from the lane
+    /// (`camera.horizon_from_lanes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub horizon: Option<f64>,
     /// The starts and ends that happened on this frame.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<AdasEvent>,

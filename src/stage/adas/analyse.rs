@@ -5,7 +5,7 @@
 //! be measured is `None`. When time runs backwards (a restarted stream) everything starts over,
 //! open warnings closed first.
 
-use super::camera::{Camera, CameraSpec};
+use super::camera::{Camera, CameraSpec, HorizonFit};
 use super::lane::{Boundary, LaneFit, LaneFitter, Z_MIN};
 use super::lead::{History, Motion, distance, plausible, slope, width_prior};
 use super::warn::{Debounce, Edge, Worse};
@@ -70,6 +70,10 @@ const FCW_HOLD: f64 = 1.6;
 const FRAGMENT_SHARE: f32 = 0.5;
 /// People count as in the path this far (m) outside the lane's boundaries.
 const VRU_MARGIN_M: f64 = 0.5;
+/// The horizon learns from frames whose two boundaries are this sure...
+const HORIZON_MIN_CONFIDENCE: f64 = 0.5;
+/// ... and both reach this far (m).
+const HORIZON_MIN_REACH_M: f64 = 20.0;
 /// A track's history is dropped once it has not been seen for this long (s).
 const TRACK_FORGET_S: f64 = 1.0;
 /// Below this ego speed (m/s) there is no headway.
@@ -110,6 +114,8 @@ pub struct StreamAdas {
     tracks: HashMap<u64, (History, f64)>,
     /// This frame's vehicle boxes and whether each is cut by the frame's side (reused).
     vehicle_boxes: Vec<([f32; 4], bool)>,
+    /// The horizon learnt from the lane (`camera.horizon_from_lanes`).
+    horizon: HorizonFit,
     warnings: [Warning; 4],
     /// The side (sign of the offset) of the lane departure warning in progress or last held.
     ldw_side: Option<f64>,
@@ -135,6 +141,7 @@ impl StreamAdas {
             ldw_blocked: None,
             tracks: HashMap::new(),
             vehicle_boxes: Vec::with_capacity(32),
+            horizon: HorizonFit::default(),
             warnings: [
                 w(WarningKind::ForwardCollision, Worse::Lower),
                 w(WarningKind::LaneDeparture, Worse::Higher),
@@ -150,12 +157,19 @@ impl StreamAdas {
         let mut state = AdasState::default();
         if self.last_t.is_some_and(|l| t < l) {
             // A restarted stream: close what is open, forget the past.
+            // The same camera: what was learnt of its horizon stays.
             self.close_all(stream, t, &mut state.events);
+            let horizon = self.horizon;
             *self = StreamAdas::new(p);
+            self.horizon = horizon;
         }
         let dt = self.last_t.map_or(0.0, |l| t - l);
         self.last_t = Some(t);
-        let cam = p.camera.on_frame(inp.width, inp.height);
+        let mut cam = p.camera.on_frame(inp.width, inp.height);
+        if p.camera.horizon_from_lanes {
+            cam = self.horizon.apply(cam);
+            state.horizon = Some(cam.horizon / cam.height);
+        }
 
         state.lane = self.lane(p, &cam, inp, dt);
         let lane_ok = state
@@ -379,6 +393,18 @@ impl StreamAdas {
             }
             None => LaneFit::default(),
         };
+        if p.camera.horizon_from_lanes
+            && let (Some(l), Some(r)) = (fit.left, fit.right)
+            && l.confidence.min(r.confidence) >= HORIZON_MIN_CONFIDENCE
+        {
+            let far = l.z_far.min(r.z_far) * 0.9;
+            let near = Z_MIN + 2.0;
+            let width = |z: f64| r.x_at(z) - l.x_at(z);
+            if far >= HORIZON_MIN_REACH_M {
+                self.horizon
+                    .observe(cam, (near, width(near)), (far, width(far)), dt);
+            }
+        }
         let a = 1.0 - (-dt / LANE_TAU_S).exp();
         for (side, new) in [(&mut self.left, fit.left), (&mut self.right, fit.right)] {
             match (side.as_mut(), new) {
@@ -586,6 +612,7 @@ mod tests {
                 principal: [0.5, 0.5],
                 height_m: 1.35,
                 horizon: Horizon::Row(0.45),
+                horizon_from_lanes: false,
                 lane_width_m: 3.5,
                 bumper_m: 1.3,
             },
@@ -772,5 +799,46 @@ mod tests {
         }
         assert!(ttc_over, "the TTC went back over the threshold");
         assert_eq!(starts, 1);
+    }
+
+    #[test]
+    fn the_horizon_is_learnt_from_the_lane_markings() {
+        // The camera is set level (horizon at row 270) where it looks down to row 243: a
+        // straight lane, 3.5 m wide, seen 27 rows too high, narrows with distance on the
+        // ground. Ten seconds of it put the horizon where it is.
+        let truth = params().camera.on_frame(960, 540);
+        let map =
+            super::super::lane::tests::paint(&[(-1.75, 0.0, false), (1.75, 0.0, false)], &truth);
+        let run = |learn: bool| {
+            let mut p = params();
+            p.camera.horizon = Horizon::Pitch(0.0);
+            p.camera.horizon_from_lanes = learn;
+            let mut a = StreamAdas::new(&p);
+            let mut last = AdasState::default();
+            for k in 0..300 {
+                let inp = Inputs {
+                    t: k as f64 / 30.0,
+                    width: 960,
+                    height: 540,
+                    lane_map: Some((&map, 2)),
+                    detections: &[],
+                    ego_speed: None,
+                };
+                last = a.update(&p, &Arc::from("s"), &inp);
+            }
+            last
+        };
+        let learnt = run(true);
+        let row = learnt.horizon.expect("the horizon used is reported") * 540.0;
+        assert!(
+            (row - truth.horizon).abs() < 3.0,
+            "{row} vs {}",
+            truth.horizon
+        );
+        // The offset follows (the ego is centred in its lane).
+        let offset = learnt.lane.and_then(|l| l.offset_m).unwrap();
+        assert!(offset.abs() < 0.1, "{offset}");
+        // Not asked: the configured horizon, not reported.
+        assert_eq!(run(false).horizon, None);
     }
 }

@@ -35,6 +35,9 @@ pub struct CameraConfig {
     pub pitch_deg: Option<f64>,
     /// The horizon's row as a fraction of the frame's height (0 top, 1 bottom).
     pub horizon: Option<f64>,
+    /// Refine the horizon's row from the ego lane's markings while driving (default false):
+    /// `horizon` or `pitch_deg` (or level) is where it starts.
+    pub horizon_from_lanes: Option<bool>,
     /// The lane width to expect, metres.
     pub lane_width_m: Option<f64>,
     /// From the camera forward to the front bumper, metres: distances and times to collision
@@ -66,6 +69,8 @@ pub struct CameraSpec {
     pub principal: [f64; 2],
     pub height_m: f64,
     pub horizon: Horizon,
+    /// The horizon is refined from the lane markings ([`HorizonFit`]).
+    pub horizon_from_lanes: bool,
     pub lane_width_m: f64,
     pub bumper_m: f64,
 }
@@ -156,10 +161,12 @@ impl CameraSpec {
             (Some(r), _) => Horizon::Row(r),
             (None, Some(p)) => Horizon::Pitch(p.to_radians()),
             (None, None) => {
-                diag.warning(
-                    format!("{key}.horizon"),
-                    "not given; assuming the camera looks level (the horizon through the principal point)",
-                );
+                if cfg.horizon_from_lanes != Some(true) {
+                    diag.warning(
+                        format!("{key}.horizon"),
+                        "not given; assuming the camera looks level (the horizon through the principal point); set it, or horizon_from_lanes: true to find it from the lane markings",
+                    );
+                }
                 Horizon::Pitch(0.0)
             }
         };
@@ -168,6 +175,7 @@ impl CameraSpec {
             principal: cfg.principal.unwrap_or([0.5, 0.5]),
             height_m,
             horizon,
+            horizon_from_lanes: cfg.horizon_from_lanes.unwrap_or(false),
             lane_width_m: cfg.lane_width_m.unwrap_or(DEFAULT_LANE_WIDTH_M),
             bumper_m: cfg.bumper_m.unwrap_or_else(|| {
                 diag.warning(
@@ -199,6 +207,56 @@ impl CameraSpec {
             width: w,
             height: h,
         }
+    }
+}
+
+/// The horizon's row learnt from the ego lane while driving. Two parallel markings seen with
+/// the horizon `d` rows too high come out on the ground as lines that close in with distance:
+/// the lane's width `W` shrinks by `W d / (f h)` a metre. So each frame whose two boundaries
+/// are both sure and long says how far the horizon is off, `d = -(dW/dz) f h / W`; the shift
+/// follows those readings with a time constant of [`HorizonFit::TAU_S`] (a merge or a curve
+/// is a moment, a mis-set pitch is for good), each reading bounded to a few rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct HorizonFit {
+    /// Rows added to the configured horizon (positive: lower in the frame).
+    pub shift: f64,
+    /// Readings taken.
+    pub readings: u64,
+}
+
+impl HorizonFit {
+    pub const TAU_S: f64 = 3.0;
+    /// A reading counts up to this many rows.
+    const MAX_READING_PX: f64 = 15.0;
+
+    /// One frame's boundaries as widths at two distances, `w_near` at `z_near` and `w_far` at
+    /// `z_far` (metres, seen with `cam`, which holds the shift learnt so far), `dt` seconds
+    /// after the last frame.
+    pub fn observe(
+        &mut self,
+        cam: &Camera,
+        (z_near, w_near): (f64, f64),
+        (z_far, w_far): (f64, f64),
+        dt: f64,
+    ) {
+        let w = (w_near + w_far) / 2.0;
+        if !(w > 1.0 && z_far > z_near + 5.0 && dt > 0.0) {
+            return;
+        }
+        let slope = (w_far - w_near) / (z_far - z_near);
+        let d =
+            (-slope * cam.f * cam.height_m / w).clamp(-Self::MAX_READING_PX, Self::MAX_READING_PX);
+        let a = 1.0 - (-dt / Self::TAU_S).exp();
+        // Within the frame's middle: a horizon outside it is no road camera's.
+        let row = (cam.horizon + a * d).clamp(0.15 * cam.height, 0.85 * cam.height);
+        self.shift += row - cam.horizon;
+        self.readings += 1;
+    }
+
+    /// `cam` with the learnt horizon.
+    pub fn apply(&self, mut cam: Camera) -> Camera {
+        cam.horizon += self.shift;
+        cam
     }
 }
 

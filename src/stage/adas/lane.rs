@@ -270,7 +270,7 @@ fn fit_side(pts: &mut Vec<(f64, f64)>) -> Option<Boundary> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn cam() -> Camera {
@@ -285,7 +285,7 @@ mod tests {
     }
 
     /// A class map with markings 0.15 m wide along `x = x0 + k z^2`, dashed when asked.
-    fn paint(lines: &[(f64, f64, bool)], cam: &Camera) -> Vec<u8> {
+    pub(in crate::stage::adas) fn paint(lines: &[(f64, f64, bool)], cam: &Camera) -> Vec<u8> {
         let (w, h) = (960usize, 540usize);
         let mut m = vec![0u8; w * h];
         for v in 0..h {
