@@ -116,8 +116,17 @@ sinks:
         errs.contains("source truncated: the file ends at") && errs.contains("truncated"),
         "{errs}"
     );
+    // The damaged file ends its stream with an error that names it, either way GStreamer goes:
+    // most runs its demuxer reports no playable streams; now and then (seen in CI, three files
+    // decoding at once) it waits without a word, and the file's stall watch ends it after 15 s.
+    let damaged = errs
+        .lines()
+        .find(|l| l.starts_with("source damaged:"))
+        .unwrap_or("");
     assert!(
-        errs.contains("source damaged:") && errs.contains("no playable streams"),
+        damaged.contains("no playable streams")
+            || (damaged.contains("gave no frame, end of stream or error")
+                && damaged.contains("a damaged file?")),
         "{errs}"
     );
     let recs = read_jsonl(&dir.join("out.jsonl"));
