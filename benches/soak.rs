@@ -8,6 +8,7 @@
 #[path = "../tests/it/rtsp_server.rs"]
 mod rtsp_server;
 
+use perceptd::bench::streams::sample;
 use perceptd::telemetry::Metrics;
 use rtsp_server::RtspServer;
 use std::sync::Arc;
@@ -21,18 +22,6 @@ fn rss_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
-}
-
-fn sample(page: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    page.lines()
-        .filter(|l| {
-            l.starts_with(name)
-                && labels
-                    .iter()
-                    .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum()
 }
 
 fn free_port() -> u16 {
@@ -79,7 +68,7 @@ fn main() {
     let frames = |s: &str| {
         sample(
             &metrics.render(),
-            "perceptd_frames_total{",
+            "perceptd_frames_total",
             &[("stream", s), ("stage", "jsonl")],
         )
     };
@@ -127,7 +116,7 @@ fn main() {
     stop.store(true, Ordering::Relaxed);
     let report = run.join().unwrap();
     let q = |p| perceptd::graph::quantile(&report.latencies, p) * 1e3;
-    let dropped = sample(&page, "perceptd_frames_dropped_total{", &[]);
+    let dropped = sample(&page, "perceptd_frames_dropped_total", &[]);
     println!("soak: {minutes} min, two RTSP cameras, one down 10 s every minute");
     println!(
         "  RSS at 1 min {} KiB, at {minutes} min {} KiB: growth {:+.2} %",
@@ -140,7 +129,7 @@ fn main() {
         reconnects.len(),
         sample(
             &page,
-            "perceptd_source_reconnects_total{",
+            "perceptd_source_reconnects_total",
             &[("source", "flap")]
         ),
         reconnects
@@ -154,12 +143,12 @@ fn main() {
         report.frames,
         sample(
             &page,
-            "perceptd_frames_total{",
+            "perceptd_frames_total",
             &[("stream", "flap"), ("stage", "jsonl")]
         ),
         sample(
             &page,
-            "perceptd_frames_total{",
+            "perceptd_frames_total",
             &[("stream", "steady"), ("stage", "jsonl")]
         ),
         q(0.5),
