@@ -803,9 +803,9 @@ mod tests {
 
     #[test]
     fn the_horizon_is_learnt_from_the_lane_markings() {
-        // The camera is set level (horizon at row 270) where it looks down to row 243: a
-        // straight lane, 3.5 m wide, seen 27 rows too high, narrows with distance on the
-        // ground. Ten seconds of it put the horizon where it is.
+        // The camera is set level (horizon at row 270) where it looks down (horizon at row
+        // 243): with the horizon 27 rows too low, a straight lane 3.5 m wide widens with
+        // distance on the ground. Ten seconds of it put the horizon where it is.
         let truth = params().camera.on_frame(960, 540);
         let map =
             super::super::lane::tests::paint(&[(-1.75, 0.0, false), (1.75, 0.0, false)], &truth);

@@ -220,8 +220,6 @@ impl CameraSpec {
 pub struct HorizonFit {
     /// Rows added to the configured horizon (positive: lower in the frame).
     pub shift: f64,
-    /// Readings taken.
-    pub readings: u64,
 }
 
 impl HorizonFit {
@@ -250,7 +248,6 @@ impl HorizonFit {
         // Within the frame's middle: a horizon outside it is no road camera's.
         let row = (cam.horizon + a * d).clamp(0.15 * cam.height, 0.85 * cam.height);
         self.shift += row - cam.horizon;
-        self.readings += 1;
     }
 
     /// `cam` with the learnt horizon.
