@@ -65,6 +65,7 @@ kinds! {
         Segment => stage::segment::Spec,
         Track => stage::track::Spec,
         Adas => stage::adas::Spec,
+        Analytics => stage::analytics::Spec,
     }
 }
 

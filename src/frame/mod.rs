@@ -1,9 +1,11 @@
 //! The one value that flows through a pipeline: a decoded frame and everything learnt about it.
 //! The ground floor: every result a frame carries is plain data defined here; the modules that
 //! compute results import this, never the other way. `adas.rs` holds the driver-assistance
-//! results the adas stage fills in.
+//! results the adas stage fills in,
+//! `analytics.rs` the zone and line counts of the analytics stage.
 
 pub mod adas;
+pub mod analytics;
 pub mod geometry;
 pub mod mask;
 pub mod segmap;
@@ -77,6 +79,8 @@ pub struct Frame {
     pub missing: Vec<Arc<str>>,
     /// The driver-assistance results, once an `adas` stage has run.
     pub adas: Option<Box<adas::AdasState>>,
+    /// Zone occupancy and line crossings, once an `analytics` stage has run.
+    pub analytics: Option<Box<analytics::AnalyticsState>>,
     /// The results are drawn on the image already (by the first sink that shows it).
     pub annotated: bool,
 }
@@ -110,6 +114,7 @@ impl Frame {
             segmentation: Vec::new(),
             missing: Vec::new(),
             adas: None,
+            analytics: None,
             annotated: false,
         }
     }

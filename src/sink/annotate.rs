@@ -109,7 +109,7 @@ fn blend_mask(
 
 /// Paints the segmentation heads (in order), the instance masks, the ego lane, then the tracks' trails, then every
 /// detection (with its track id, when it has one) over them, then the driver-assistance HUD
-/// ([`super::hud`]). Labels are placed so that none overlaps another or leaves the frame.
+/// ([`super::hud`]) and the zones and counting lines ([`super::zones`]). Labels are placed so that none overlaps another or leaves the frame.
 pub fn draw(
     frame: &mut Frame,
     label_buf: &mut String,
@@ -161,6 +161,17 @@ pub fn draw(
             &mut trails.text,
             font_scale,
             thickness,
+        )?;
+    }
+    if let Some(a) = frame.analytics.as_deref() {
+        super::zones::draw(
+            &mut mat,
+            a,
+            &mut trails.placed,
+            &mut trails.text,
+            font_scale,
+            thickness,
+            (w, h),
         )?;
     }
     for d in &frame.detections {

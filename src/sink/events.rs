@@ -2,12 +2,16 @@
 //! per end (`{"kind":"forward_collision","edge":"start","stream":...,"at_pts_s":...,
 //! "start_pts_s":...,"severity":...,"track_id":...}`, an end with `end_pts_s` and `peak`),
 //! each line written and flushed on the frame that decides it. Warnings still open when the
-//! stream ends get their end then, with `"reason":"stream ended"`.
+//! stream ends get their end then, with `"reason":"stream ended"`. With an `analytics` stage,
+//! its zone entries and exits and line crossings too (`{"kind":"zone_enter","stream":...,
+//! "at_pts_s":...,"name":"crosswalk","track_id":...,"class":"person",...}`); objects still in
+//! a zone when the stream ends get their `zone_exit` then, with the same reason.
 
 use super::SinkError;
 use crate::config::diag::resolve;
 use crate::frame::Frame;
 use crate::frame::adas::{ActiveWarning, AdasEvent};
+use crate::frame::analytics::{AnalyticsEvent, EventKind, Occupant};
 use crate::stage::{BuildCx, CompileCx, Kind, SinkKind, Stage, StageError};
 use serde::Serialize;
 use std::fs::File;
@@ -30,10 +34,12 @@ impl Kind for Spec {
     const TYPE: &'static str = "events";
     type Config = Config;
     fn compile(cfg: Config, key: &str, cx: &mut CompileCx) -> Option<Spec> {
-        if !cx.upstream.has(crate::stage::adas::Spec::TYPE) {
+        if !cx.upstream.has(crate::stage::adas::Spec::TYPE)
+            && !cx.upstream.has(crate::stage::analytics::Spec::TYPE)
+        {
             cx.diag.error(
                 key.to_string(),
-                "events come from driver assistance: add a `type: adas` stage (after `track`)",
+                "events come from driver assistance or zones and lines: add a `type: adas` or `type: analytics` stage (after `track`)",
             );
             return None;
         }
@@ -62,18 +68,26 @@ impl SinkKind for Spec {
 }
 
 #[derive(Serialize)]
-struct EndLine<'a> {
+struct EndLine<'a, E> {
     #[serde(flatten)]
-    event: &'a AdasEvent,
+    event: &'a E,
     reason: &'static str,
+}
+
+/// A stream's last frame: its time, open warnings and zone occupants.
+struct Open {
+    stream: Arc<str>,
+    t: f64,
+    active: Vec<ActiveWarning>,
+    /// Per zone: its name, and who is inside (track, class, entry time, box).
+    inside: Vec<(Arc<str>, Vec<Occupant>)>,
 }
 
 pub struct EventsSink {
     path: PathBuf,
     file: File,
     line: Vec<u8>,
-    /// Per stream: its last frame's time and open warnings.
-    open: Vec<(Arc<str>, f64, Vec<ActiveWarning>)>,
+    open: Vec<Open>,
 }
 
 impl EventsSink {
@@ -107,20 +121,43 @@ impl EventsSink {
     }
 
     pub fn write(&mut self, f: &Frame) -> Result<(), SinkError> {
-        let Some(a) = f.adas.as_deref() else {
+        if f.adas.is_none() && f.analytics.is_none() {
             return Ok(());
-        };
-        for e in &a.events {
-            self.put(e)?;
         }
-        let t = f.time_s();
-        match self.open.iter_mut().find(|o| o.0 == f.stream) {
-            Some(o) => {
-                o.1 = t;
-                o.2.clear();
-                o.2.extend_from_slice(&a.active);
+        if let Some(a) = f.adas.as_deref() {
+            for e in &a.events {
+                self.put(e)?;
             }
-            None => self.open.push((f.stream.clone(), t, a.active.clone())),
+        }
+        if let Some(a) = f.analytics.as_deref() {
+            for e in &a.events {
+                self.put(e)?;
+            }
+        }
+        let i = match self.open.iter().position(|o| o.stream == f.stream) {
+            Some(i) => i,
+            None => {
+                self.open.push(Open {
+                    stream: f.stream.clone(),
+                    t: 0.0,
+                    active: vec![],
+                    inside: vec![],
+                });
+                self.open.len() - 1
+            }
+        };
+        let o = &mut self.open[i];
+        o.t = f.time_s();
+        o.active.clear();
+        if let Some(a) = f.adas.as_deref() {
+            o.active.extend_from_slice(&a.active);
+        }
+        if let Some(a) = f.analytics.as_deref() {
+            o.inside.resize_with(a.zones.len(), || ("".into(), vec![]));
+            for (z, (name, inside)) in a.zones.iter().zip(&mut o.inside) {
+                name.clone_from(&z.name);
+                inside.clone_from(&z.inside);
+            }
         }
         Ok(())
     }
@@ -128,7 +165,33 @@ impl EventsSink {
     /// Ends every warning still open (the stream ended).
     pub fn close(&mut self) -> Result<(), SinkError> {
         let open = std::mem::take(&mut self.open);
-        for (stream, t, active) in open {
+        for Open {
+            stream,
+            t,
+            active,
+            inside,
+        } in open
+        {
+            for (zone, occupants) in inside {
+                for o in occupants {
+                    let event = AnalyticsEvent {
+                        kind: EventKind::ZoneExit,
+                        stream: stream.clone(),
+                        at_pts_s: t,
+                        name: zone.clone(),
+                        track_id: o.track_id,
+                        class: o.class,
+                        entered_pts_s: Some(o.entered_pts_s),
+                        dwell_s: Some(t - o.entered_pts_s),
+                        direction: None,
+                        bbox: o.bbox,
+                    };
+                    self.put(&EndLine {
+                        event: &event,
+                        reason: "stream ended",
+                    })?;
+                }
+            }
             for w in active {
                 let event = AdasEvent {
                     kind: w.kind,

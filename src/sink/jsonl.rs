@@ -52,6 +52,9 @@ struct FrameRecord<'a> {
     /// The driver-assistance results, when an `adas` stage ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     adas: Option<&'a crate::frame::adas::AdasState>,
+    /// Zone occupancy and line counts, when an `analytics` stage ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    analytics: Option<&'a crate::frame::analytics::AnalyticsState>,
 }
 
 /// `{"<head>": {"<class>": fraction_of_pixels, ...}, ...}`, heads in pipeline order.
@@ -143,6 +146,7 @@ impl JsonlSink {
             segmentation: Segmentation(&f.segmentation),
             missing: f.missing.iter().map(|m| &**m).collect(),
             adas: f.adas.as_deref(),
+            analytics: f.analytics.as_deref(),
         };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &rec).expect("records serialise");

@@ -1,4 +1,4 @@
-//! Where results go: JSON Lines, driver-assistance events, class-map PNGs, MOTChallenge tracks,
+//! Where results go: JSON Lines, driver-assistance and zone / line events, class-map PNGs, MOTChallenge tracks,
 //! annotated video, RTSP.
 
 pub mod annotate;
@@ -9,6 +9,7 @@ pub mod mask;
 pub mod mot;
 pub mod rtsp;
 pub mod video;
+pub mod zones;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {

@@ -442,6 +442,7 @@ impl Source {
             segmentation: Vec::new(),
             missing: Vec::new(),
             adas: None,
+            analytics: None,
             annotated: false,
         })
     }

@@ -8,10 +8,11 @@
 //!
 //! - Model stages (`detect`, `segment`) run as parallel branches, each a preprocessing stage and
 //!   an inference stage; a join puts their results back on the frame.
-//! - Serial stages (`track`, `adas`) run after the join, in the file's order.
+//! - Serial stages (`track`, `adas`, `analytics`) run after the join, in the file's order.
 //! - Sinks (in [`crate::sink`]) run last, in a fixed order ([`SinkKind::rank`]).
 
 pub mod adas;
+pub mod analytics;
 pub mod detect;
 pub mod preprocess;
 pub mod segment;
@@ -100,6 +101,8 @@ pub struct CompileCx<'a> {
     pub models: Option<&'a BTreeMap<String, ModelSpec>>,
     /// The stages before this one.
     pub upstream: &'a Upstream,
+    /// The stream ids (`None`: the `sources` section had errors).
+    pub streams: Option<&'a [String]>,
 }
 
 /// What the stages before a kind provide, for the checks that need an upstream stage.

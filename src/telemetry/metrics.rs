@@ -43,6 +43,10 @@ pub struct Metrics {
     pub adas_ttc: HistogramVec,
     /// Confidence (0 to 1) of the latest frame's ego-lane fit (pipeline, stream).
     pub adas_lane_confidence: GaugeVec,
+    /// Tracked objects inside a zone now (pipeline, stream, zone, class).
+    pub zone_objects: GaugeVec,
+    /// Objects that crossed a counting line (pipeline, stream, line, direction, class).
+    pub line_crossings: IntCounterVec,
 }
 
 impl Metrics {
@@ -192,6 +196,25 @@ impl Metrics {
                     .expect("unique metric");
                 g
             },
+            zone_objects: {
+                let g = GaugeVec::new(
+                    Opts::new(
+                        "perceptd_zone_objects",
+                        "Tracked objects inside a zone on the latest frame, by class.",
+                    ),
+                    &["pipeline", "stream", "zone", "class"],
+                )
+                .expect("valid gauge");
+                registry
+                    .register(Box::new(g.clone()))
+                    .expect("unique metric");
+                g
+            },
+            line_crossings: counter(
+                "perceptd_line_crossings_total",
+                "Tracked objects that crossed a counting line, by direction (a_to_b: from the line's left, walking from its first point, to its right) and class.",
+                &["pipeline", "stream", "line", "direction", "class"],
+            ),
             registry,
         }
     }

@@ -1,6 +1,7 @@
 //! One integration-test binary: real GStreamer, real ONNX Runtime, real files and HTTP.
 
 mod adas;
+mod analytics;
 mod architecture;
 mod batching;
 mod bench_streams;

@@ -94,8 +94,19 @@ pub(super) fn compile(
     }
     let source = sources::sources(get("sources"), base, env, diag);
     let models = models::models(get("models"), base, diag);
-    let (stages, upstream) = stages::stages(get("stages"), base, &models, diag);
-    let sinks = stages::sinks(get("sinks"), base, &models, &upstream, diag);
+    let stream_ids: Option<Vec<String>> = source
+        .as_deref()
+        .map(|s| s.iter().map(|s| s.stream.clone()).collect());
+    let (stages, upstream) =
+        stages::stages(get("stages"), base, &models, stream_ids.as_deref(), diag);
+    let sinks = stages::sinks(
+        get("sinks"),
+        base,
+        &models,
+        &upstream,
+        stream_ids.as_deref(),
+        diag,
+    );
 
     let edges: RawEdges = match get("edges") {
         Some(v) => parse_component(v, "edges", diag).unwrap_or_default(),

@@ -35,6 +35,7 @@ pub(super) fn stages(
     v: Option<&Value>,
     base: &Path,
     models: &Option<BTreeMap<String, ModelSpec>>,
+    streams: Option<&[String]>,
     diag: &mut Diagnostics,
 ) -> (Option<Vec<StageSpec>>, Upstream) {
     let mut upstream = Upstream::default();
@@ -54,6 +55,7 @@ pub(super) fn stages(
             base,
             models: models.as_ref(),
             upstream: &upstream,
+            streams,
         };
         let compiled = StageSpec::compile(kind, &rest, &key, &mut cx);
         let model = match &compiled {
@@ -98,6 +100,7 @@ pub(super) fn sinks(
     base: &Path,
     models: &Option<BTreeMap<String, ModelSpec>>,
     upstream: &Upstream,
+    streams: Option<&[String]>,
     diag: &mut Diagnostics,
 ) -> Option<Vec<SinkSpec>> {
     let items = items(v, "sinks", "{type: jsonl, path: out.jsonl}", diag)?;
@@ -114,6 +117,7 @@ pub(super) fn sinks(
             base,
             models: models.as_ref(),
             upstream,
+            streams,
         };
         let Some(sink) = SinkSpec::compile(kind, &rest, &key, &mut cx) else {
             ok = false;
