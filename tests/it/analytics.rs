@@ -299,6 +299,23 @@ fn a_sample_drive_counts_its_crossings_and_zone_visits_into_events_records_and_m
     );
     assert!(seen.is_some_and(|v| v >= 1.0), "{page}");
     assert!(page.contains("perceptd_zone_objects{"), "{page}");
+    // The same rule written apart (`true_crossings`), run on the tracks perceptd wrote, finds
+    // exactly the crossings the stage counted: the same tracks, the same directions.
+    let reference = true_crossings(
+        &run.join("sample-drive.mot.txt"),
+        0.65 * 540.0,
+        0.01 * 540.0,
+    );
+    let counted: HashMap<u64, &str> = crossings
+        .iter()
+        .map(|c| {
+            (
+                c["track_id"].as_u64().unwrap(),
+                c["direction"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counted, reference);
     // Against the truth: the drive's true crossers are counted.
     let s = score_crossings(
         &drives.join("gt/drive.txt"),
