@@ -6,8 +6,8 @@
 
 1. `perceptd sample-drive --seed S` writes the training drives (seeds 1..N): MP4 (decoded here by
    OpenCV, the pixels perceptd's sources give), detection ground truth (JSONL), class maps (PNG).
-2. A small anchor-free detector (stride 4, 8 and 16 heads, FCOS-style centre sampling, focal BCE for
-   classes, GIoU for boxes) is trained on crops of letterboxed 640x368 RGB inputs, then exported with the
+2. A small anchor-free detector (stride 4, 8, 16 and 32 heads, FCOS-style centre sampling, focal BCE for
+   classes, GIoU for boxes) is trained on crops of letterboxed 960x544 RGB inputs, then exported with the
    Ultralytics YOLOv8 output layout `[1, 4 + nc, N]` (cx, cy, w, h in input pixels, class
    probabilities) and its class names, `imgsz` and `stride` in the ONNX metadata:
    `models/perceptd-det.onnx`.
@@ -43,13 +43,14 @@ DET_CLASSES = ["car", "truck", "bus", "person"]
 SEG_CLASSES = ["background", "road", "lane", "vehicle", "person"]
 # Most ground-truth boxes of a drive are far away: 16 px high at 960x540 is a car at ~60 m. At
 # 512x288 with strides 8 and 16 the detector found 4 % of the boxes under 16 px and 15 % of those
-# under 32 px; 640x368 (the 960x540 frame at 2/3, 4 rows of padding above and below) with a
-# stride-4 level gives those boxes 2-4 cells.
-DET_W, DET_H = 640, 368
+# under 32 px; 640x368 (the frame at 2/3) with a stride-4 level found 32 % and 89 % of the cars;
+# the full 960x544 (2 rows of padding above and below) gives the far ones half as many pixels again.
+DET_W, DET_H = 960, 544
 SEG_W, SEG_H = 480, 272
-STRIDES = (4, 8, 16)
-# A box goes to the level by its longer side (input pixels): < 24 to stride 4, < 72 to 8.
-LEVEL_MAX = (24, 72, float("inf"))
+STRIDES = (4, 8, 16, 32)
+# A box goes to the level by its longer side (input pixels): < 24 to stride 4, < 72 to 8, < 160
+# to 16.
+LEVEL_MAX = (24, 72, 160, float("inf"))
 # Training crops (multiples of the largest stride): half the pixels, twice the images per second;
 # the nets are fully convolutional, inference runs on the whole input.
 DET_CROP = (448, 256)
@@ -160,7 +161,9 @@ def cbr(i, o, s=1):
 
 
 class Detector(nn.Module):
-    """Stride 4, 8 and 16 features, top-down sums (a small FPN), one head per level."""
+    """Stride 4, 8, 16 and 32 features, top-down sums (a small FPN), one head per level. The
+    stride-32 level sees about 310 input pixels (stride 16: about 120), so a bus a few metres
+    ahead is one object to it, not several."""
 
     def __init__(self, nc):
         super().__init__()
@@ -168,11 +171,14 @@ class Detector(nn.Module):
         self.p2 = nn.Sequential(cbr(3, 16, 2), cbr(16, 32, 2), cbr(32, 32))  # /4
         self.p3 = nn.Sequential(cbr(32, 64, 2), cbr(64, 64))  # /8
         self.p4 = nn.Sequential(cbr(64, 96, 2), cbr(96, 96))  # /16
+        self.p5 = nn.Sequential(cbr(96, 128, 2), cbr(128, 128), cbr(128, 128))  # /32
+        self.up5 = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), cbr(128, 96))
         self.up4 = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), cbr(96, 64))
         self.up3 = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), cbr(64, 32))
         self.heads = nn.ModuleList([nn.Sequential(cbr(32, 32), nn.Conv2d(32, 4 + nc, 1)),
                                     nn.Sequential(cbr(64, 64), nn.Conv2d(64, 4 + nc, 1)),
-                                    nn.Sequential(cbr(96, 64), nn.Conv2d(64, 4 + nc, 1))])
+                                    nn.Sequential(cbr(96, 64), nn.Conv2d(64, 4 + nc, 1)),
+                                    nn.Sequential(cbr(128, 64), nn.Conv2d(64, 4 + nc, 1))])
         for h in self.heads:  # start with low class probability (focal-loss prior)
             nn.init.constant_(h[-1].bias[4:], -4.6)
 
@@ -180,9 +186,11 @@ class Detector(nn.Module):
         p2 = self.p2(x)
         p3 = self.p3(p2)
         p4 = self.p4(p3)
+        p5 = self.p5(p4)
+        p4 = p4 + self.up5(p5)
         p3 = p3 + self.up4(p4)
         p2 = p2 + self.up3(p3)
-        return [self.heads[0](p2), self.heads[1](p3), self.heads[2](p4)]
+        return [self.heads[0](p2), self.heads[1](p3), self.heads[2](p4), self.heads[3](p5)]
 
     def forward(self, x):
         """YOLOv8 layout: [B, 4 + nc, N]: cx, cy, w, h (input pixels), class probabilities."""
@@ -281,7 +289,7 @@ def crop_origin(rng, full, crop, step):
 # Share of detector training crops zoomed out (--zoom): a 448x256 crop of a 960x544 input never
 # holds a bus 9 m ahead (~220 px high, usually cut), so without them a full-size detector splits
 # the nearest vehicles, those that matter most, into fragments.
-ZOOM = 0.0
+ZOOM = 0.5
 
 
 def augment_det(img, boxes, rng):
@@ -456,15 +464,15 @@ def main():
     ap.add_argument("--drives", type=int, default=14)
     ap.add_argument("--frames", type=int, default=1200)
     ap.add_argument("--every", type=int, default=5, help="use every N-th frame")
-    ap.add_argument("--det-epochs", type=int, default=10)
+    ap.add_argument("--det-epochs", type=int, default=12)
     ap.add_argument("--seg-epochs", type=int, default=12)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--det-size", default=f"{DET_W}x{DET_H}",
-                    help="the detector's input, WxH, multiples of 16 (960x544: the frame at full size; "
+                    help="the detector's input, WxH, multiples of 32 (960x544: the frame at full size; "
                          "training crops stay 448x256, so an epoch costs the same, inference more)")
     ap.add_argument("--zoom", type=float, default=ZOOM,
                     help="share (0-1) of detector training crops that take a larger region of the input "
-                         "shrunk to the crop's size (near objects seen whole); 0: none, as the shipped "
+                         "shrunk to the crop's size (near objects seen whole); 0: none, as the former "
                          "640x368 detector was trained")
     ap.add_argument("--only", choices=["det", "seg"], help="train one of the two models")
     a = ap.parse_args()
@@ -472,8 +480,8 @@ def main():
     if not 0.0 <= a.zoom <= 1.0:
         sys.exit(f"--zoom {a.zoom}: a share between 0 and 1")
     ZOOM = a.zoom
-    if DET_W % 16 or DET_H % 16 or DET_W < DET_CROP[0] or DET_H < DET_CROP[1]:
-        sys.exit(f"--det-size {a.det_size}: width and height must be multiples of 16, at least the "
+    if DET_W % 32 or DET_H % 32 or DET_W < DET_CROP[0] or DET_H < DET_CROP[1]:
+        sys.exit(f"--det-size {a.det_size}: width and height must be multiples of 32, at least the "
                  f"{DET_CROP[0]}x{DET_CROP[1]} training crops")
     torch.set_num_threads(a.threads)
     work, out = pathlib.Path(a.work), pathlib.Path(a.out)
