@@ -75,6 +75,7 @@ kinds! {
         Video => sink::video::Spec,
         Jsonl => sink::jsonl::Spec,
         Events => sink::events::Spec,
+        Mqtt => sink::mqtt::Spec,
         Mask => sink::mask::Spec,
         Mot => sink::mot::Spec,
         Rtsp => sink::rtsp::Spec,

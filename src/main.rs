@@ -520,6 +520,10 @@ fn cmd_run(path: &Path, metrics_addr: Option<&str>, linger: f64) -> Result<(), F
         if s.get().live_only() {
             continue;
         }
+        if s.get().publishes() && frames > 0 {
+            eprintln!("  published to {}", s.get().path().display());
+            continue;
+        }
         let written = s.get().wrote_output(frames);
         let s = s.get();
         if written {

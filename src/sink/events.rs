@@ -67,11 +67,12 @@ impl SinkKind for Spec {
     }
 }
 
+/// An event written with why it ended (`"reason":"stream ended"`).
 #[derive(Serialize)]
-struct EndLine<'a, E> {
+pub struct EndLine<'a, E> {
     #[serde(flatten)]
-    event: &'a E,
-    reason: &'static str,
+    pub event: &'a E,
+    pub reason: &'static str,
 }
 
 /// A stream's last frame: its time, open warnings and zone occupants.
@@ -83,11 +84,97 @@ struct Open {
     inside: Vec<(Arc<str>, Vec<Occupant>)>,
 }
 
+/// What is still open on each stream (warnings under way, objects inside zones), so that the
+/// stream's end can close it: every start gets its end, every entry its exit.
+#[derive(Default)]
+pub struct StillOpen {
+    open: Vec<Open>,
+}
+
+/// An end decided by the stream ending.
+pub enum Ending {
+    Warning(AdasEvent),
+    Zone(AnalyticsEvent),
+}
+
+impl StillOpen {
+    pub fn update(&mut self, f: &Frame) {
+        let i = match self.open.iter().position(|o| o.stream == f.stream) {
+            Some(i) => i,
+            None => {
+                self.open.push(Open {
+                    stream: f.stream.clone(),
+                    t: 0.0,
+                    active: vec![],
+                    inside: vec![],
+                });
+                self.open.len() - 1
+            }
+        };
+        let o = &mut self.open[i];
+        o.t = f.time_s();
+        o.active.clear();
+        if let Some(a) = f.adas.as_deref() {
+            o.active.extend_from_slice(&a.active);
+        }
+        if let Some(a) = f.analytics.as_deref() {
+            o.inside.resize_with(a.zones.len(), || ("".into(), vec![]));
+            for (z, (name, inside)) in a.zones.iter().zip(&mut o.inside) {
+                name.clone_from(&z.name);
+                inside.clone_from(&z.inside);
+            }
+        }
+    }
+
+    /// The ends of everything still open, at each stream's last frame; forgets them.
+    pub fn end_all(&mut self) -> Vec<Ending> {
+        let mut out = vec![];
+        for Open {
+            stream,
+            t,
+            active,
+            inside,
+        } in std::mem::take(&mut self.open)
+        {
+            for (zone, occupants) in inside {
+                for o in occupants {
+                    out.push(Ending::Zone(AnalyticsEvent {
+                        kind: EventKind::ZoneExit,
+                        stream: stream.clone(),
+                        at_pts_s: t,
+                        name: zone.clone(),
+                        track_id: o.track_id,
+                        class: o.class,
+                        entered_pts_s: Some(o.entered_pts_s),
+                        dwell_s: Some(t - o.entered_pts_s),
+                        direction: None,
+                        bbox: o.bbox,
+                    }));
+                }
+            }
+            for w in active {
+                out.push(Ending::Warning(AdasEvent {
+                    kind: w.kind,
+                    edge: "end",
+                    stream: stream.clone(),
+                    at_pts_s: t,
+                    start_pts_s: w.start_pts_s,
+                    end_pts_s: Some(t),
+                    severity: w.severity,
+                    track_id: w.track_id,
+                    peak: Some(w.peak),
+                }));
+            }
+        }
+        out
+    }
+}
+
 pub struct EventsSink {
     path: PathBuf,
     file: File,
     line: Vec<u8>,
-    open: Vec<Open>,
+    open: StillOpen,
 }
 
 impl EventsSink {
@@ -103,7 +190,7 @@ impl EventsSink {
             path: path.to_path_buf(),
             file: File::create(path).map_err(io)?,
             line: Vec::with_capacity(512),
-            open: vec![],
+            open: StillOpen::default(),
         })
     }
 
@@ -134,80 +221,17 @@ impl EventsSink {
                 self.put(e)?;
             }
         }
-        let i = match self.open.iter().position(|o| o.stream == f.stream) {
-            Some(i) => i,
-            None => {
-                self.open.push(Open {
-                    stream: f.stream.clone(),
-                    t: 0.0,
-                    active: vec![],
-                    inside: vec![],
-                });
-                self.open.len() - 1
-            }
-        };
-        let o = &mut self.open[i];
-        o.t = f.time_s();
-        o.active.clear();
-        if let Some(a) = f.adas.as_deref() {
-            o.active.extend_from_slice(&a.active);
-        }
-        if let Some(a) = f.analytics.as_deref() {
-            o.inside.resize_with(a.zones.len(), || ("".into(), vec![]));
-            for (z, (name, inside)) in a.zones.iter().zip(&mut o.inside) {
-                name.clone_from(&z.name);
-                inside.clone_from(&z.inside);
-            }
-        }
+        self.open.update(f);
         Ok(())
     }
 
-    /// Ends every warning still open (the stream ended).
+    /// Ends every warning still open and every zone visit (the stream ended).
     pub fn close(&mut self) -> Result<(), SinkError> {
-        let open = std::mem::take(&mut self.open);
-        for Open {
-            stream,
-            t,
-            active,
-            inside,
-        } in open
-        {
-            for (zone, occupants) in inside {
-                for o in occupants {
-                    let event = AnalyticsEvent {
-                        kind: EventKind::ZoneExit,
-                        stream: stream.clone(),
-                        at_pts_s: t,
-                        name: zone.clone(),
-                        track_id: o.track_id,
-                        class: o.class,
-                        entered_pts_s: Some(o.entered_pts_s),
-                        dwell_s: Some(t - o.entered_pts_s),
-                        direction: None,
-                        bbox: o.bbox,
-                    };
-                    self.put(&EndLine {
-                        event: &event,
-                        reason: "stream ended",
-                    })?;
-                }
-            }
-            for w in active {
-                let event = AdasEvent {
-                    kind: w.kind,
-                    edge: "end",
-                    stream: stream.clone(),
-                    at_pts_s: t,
-                    start_pts_s: w.start_pts_s,
-                    end_pts_s: Some(t),
-                    severity: w.severity,
-                    track_id: w.track_id,
-                    peak: Some(w.peak),
-                };
-                self.put(&EndLine {
-                    event: &event,
-                    reason: "stream ended",
-                })?;
+        for e in self.open.end_all() {
+            let reason = "stream ended";
+            match &e {
+                Ending::Warning(event) => self.put(&EndLine { event, reason })?,
+                Ending::Zone(event) => self.put(&EndLine { event, reason })?,
             }
         }
         Ok(())

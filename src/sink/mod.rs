@@ -7,6 +7,7 @@ pub mod hud;
 pub mod jsonl;
 pub mod mask;
 pub mod mot;
+pub mod mqtt;
 pub mod rtsp;
 pub mod video;
 pub mod zones;

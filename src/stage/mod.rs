@@ -189,6 +189,10 @@ pub trait SinkKind: std::fmt::Debug + Send + Sync {
     fn writes_file(&self) -> bool {
         true
     }
+    /// It sends its results to a network service (a broker), not to a file.
+    fn publishes(&self) -> bool {
+        false
+    }
     /// It serves a live network stream: replays leave it out.
     fn live_only(&self) -> bool {
         false

@@ -47,6 +47,14 @@ pub struct Metrics {
     pub zone_objects: GaugeVec,
     /// Objects that crossed a counting line (pipeline, stream, line, direction, class).
     pub line_crossings: IntCounterVec,
+    /// 1 while the MQTT sink is connected to its broker (pipeline).
+    pub mqtt_connected: IntGaugeVec,
+    /// MQTT events the broker acknowledged (pipeline).
+    pub mqtt_delivered: IntCounterVec,
+    /// MQTT messages dropped (pipeline, reason).
+    pub mqtt_dropped: IntCounterVec,
+    /// From a frame leaving the source to the broker acknowledging its event (pipeline).
+    pub mqtt_latency: HistogramVec,
 }
 
 impl Metrics {
@@ -214,6 +222,26 @@ impl Metrics {
                 "perceptd_line_crossings_total",
                 "Tracked objects that crossed a counting line, by direction (a_to_b: from the line's left, walking from its first point, to its right) and class.",
                 &["pipeline", "stream", "line", "direction", "class"],
+            ),
+            mqtt_connected: gauge(
+                "perceptd_mqtt_connected",
+                "1 while the MQTT sink is connected to its broker.",
+                &["pipeline"],
+            ),
+            mqtt_delivered: counter(
+                "perceptd_mqtt_delivered_total",
+                "MQTT events (QoS 1) the broker acknowledged.",
+                &["pipeline"],
+            ),
+            mqtt_dropped: counter(
+                "perceptd_mqtt_dropped_total",
+                "MQTT messages dropped: queue_full (the queue was full), undelivered (left when the pipeline stopped).",
+                &["pipeline", "reason"],
+            ),
+            mqtt_latency: hist(
+                "perceptd_mqtt_publish_latency_seconds",
+                "From a frame leaving the source to the broker acknowledging its event.",
+                &["pipeline"],
             ),
             registry,
         }

@@ -16,6 +16,7 @@ mod eval_det;
 mod eval_seg;
 mod fastestdet_clip;
 mod mot_eval;
+mod mqtt;
 mod pipeline;
 mod replay;
 mod rtsp;
