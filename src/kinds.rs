@@ -79,6 +79,7 @@ kinds! {
         Mask => sink::mask::Spec,
         Mot => sink::mot::Spec,
         Rtsp => sink::rtsp::Spec,
+        Console => sink::console::Spec,
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod console;
 pub mod daemon;
 pub mod eval;
 pub mod frame;

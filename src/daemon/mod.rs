@@ -137,7 +137,7 @@ pub fn serve(dir: &Path, log: Box<dyn LogLevel>) -> Result<(), DaemonError> {
             let http = HttpServer::start(
                 addr,
                 "/metrics, /healthz or /readyz",
-                Box::new(move |path| match path {
+                Box::new(move |path, _query| match path {
                     "/metrics" => Some(b.metrics()),
                     "/healthz" => Some(b.healthz()),
                     "/readyz" => Some(b.readyz()),

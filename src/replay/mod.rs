@@ -271,7 +271,7 @@ fn serve_current(
     let http = crate::telemetry::HttpServer::start(
         addr,
         "/metrics",
-        Box::new(move |path| {
+        Box::new(move |path, _query| {
             (path == "/metrics").then(|| {
                 let m = current.lock().expect("metrics lock").clone();
                 crate::telemetry::Reply::metrics(m.render())

@@ -2,6 +2,7 @@
 //! annotated video, RTSP.
 
 pub mod annotate;
+pub mod console;
 pub mod events;
 pub mod hud;
 pub mod jsonl;

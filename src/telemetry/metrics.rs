@@ -55,6 +55,8 @@ pub struct Metrics {
     pub mqtt_dropped: IntCounterVec,
     /// From a frame leaving the source to the broker acknowledging its event (pipeline).
     pub mqtt_latency: HistogramVec,
+    /// What the web console shows (filled by a `console` sink).
+    pub console: std::sync::Arc<crate::console::Console>,
 }
 
 impl Metrics {
@@ -243,6 +245,7 @@ impl Metrics {
                 "From a frame leaving the source to the broker acknowledging its event.",
                 &["pipeline"],
             ),
+            console: Default::default(),
             registry,
         }
     }

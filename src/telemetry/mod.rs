@@ -1,5 +1,6 @@
 //! Prometheus metrics and the HTTP server that exposes them.
 
+pub mod console;
 pub mod logs;
 mod metrics;
 mod per_stream;

@@ -1,5 +1,6 @@
-//! A small HTTP server on its own thread: `GET /metrics` for `perceptd run`, plus `/healthz`
-//! and `/readyz` for `perceptd serve`. The caller supplies the routes.
+//! A small HTTP server on its own thread: `GET /metrics` and the web console
+//! ([`super::console`]) for `perceptd run`, `/metrics`, `/healthz` and `/readyz` for `perceptd
+//! serve`. The caller supplies the routes.
 
 use super::Metrics;
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ pub struct ServeError {
 pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
-    pub body: String,
+    pub body: Vec<u8>,
 }
 
 impl Reply {
@@ -27,7 +28,7 @@ impl Reply {
         Reply {
             status,
             content_type: "text/plain; charset=utf-8",
-            body: body.into(),
+            body: body.into().into_bytes(),
         }
     }
 
@@ -35,13 +36,13 @@ impl Reply {
         Reply {
             status: 200,
             content_type: "text/plain; version=0.0.4; charset=utf-8",
-            body,
+            body: body.into_bytes(),
         }
     }
 }
 
-/// Answers `GET path`; `None` is a 404.
-pub type Routes = dyn Fn(&str) -> Option<Reply> + Send + Sync;
+/// Answers `GET path?query` (the query without its `?`, empty when none); `None` is a 404.
+pub type Routes = dyn Fn(&str, &str) -> Option<Reply> + Send + Sync;
 
 pub struct HttpServer {
     server: Arc<tiny_http::Server>,
@@ -64,16 +65,17 @@ impl HttpServer {
             .name("http".into())
             .spawn(move || {
                 for req in s.incoming_requests() {
-                    let path = req.url().split('?').next().unwrap_or("").to_string();
+                    let url = req.url().to_string();
+                    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
                     let reply = match req.method() {
-                        tiny_http::Method::Get | tiny_http::Method::Head => routes(&path),
+                        tiny_http::Method::Get | tiny_http::Method::Head => routes(path, query),
                         _ => None,
                     }
                     .unwrap_or_else(|| Reply::text(404, format!("not found; try GET {known}\n")));
                     let header =
                         tiny_http::Header::from_bytes(&b"Content-Type"[..], reply.content_type)
                             .expect("static header");
-                    let resp = tiny_http::Response::from_string(reply.body)
+                    let resp = tiny_http::Response::from_data(reply.body)
                         .with_status_code(reply.status)
                         .with_header(header);
                     let _ = req.respond(resp);
@@ -107,11 +109,14 @@ impl MetricsServer {
     pub fn start(addr: SocketAddr, metrics: Arc<Metrics>) -> Result<MetricsServer, ServeError> {
         let http = HttpServer::start(
             addr,
-            "/metrics",
-            Box::new(move |path| (path == "/metrics").then(|| Reply::metrics(metrics.render()))),
+            "/metrics, / (the console), /api/streams or /api/events",
+            Box::new(move |path, query| match path {
+                "/metrics" => Some(Reply::metrics(metrics.render())),
+                _ => super::console::route(&metrics, path, query),
+            }),
         )?;
         let bound = http.addr;
-        tracing::info!(addr = %bound, "serving metrics on http://{bound}/metrics");
+        tracing::info!(addr = %bound, "serving metrics on http://{bound}/metrics and the console on http://{bound}/");
         Ok(MetricsServer {
             _http: http,
             addr: bound,

@@ -362,7 +362,7 @@ fn an_adas_stage_without_tracker_or_with_unknown_classes_is_a_check_error_naming
             .any(|l| l.contains("WARN") && l.contains("camera.height_m") && l.contains("1.35")),
         "the default mount height is a warning:\n{out}"
     );
-    // An events sink needs an adas stage.
+    // An events sink needs an adas or analytics stage.
     let no_adas = good
         .replace("  - type: adas\n", "")
         .replace("    camera: {hfov_deg: 60}\n", "")
@@ -370,5 +370,8 @@ fn an_adas_stage_without_tracker_or_with_unknown_classes_is_a_check_error_naming
         .replace("    vehicles: [car, truck]\n", "")
         + "  - type: events\n    path: events.jsonl\n";
     let err = assert_clean_failure(&check(&file, &no_adas), 2);
-    assert_reported(&err, &[("sinks[1]", "add a `type: adas` stage")]);
+    assert_reported(
+        &err,
+        &[("sinks[1]", "add a `type: adas` or `type: analytics` stage")],
+    );
 }

@@ -7,6 +7,7 @@ mod batching;
 mod bench_streams;
 mod common;
 mod config;
+mod console;
 mod daemon;
 mod decoders;
 mod deploy;

@@ -305,6 +305,30 @@ fn every_event_reaches_the_broker_across_a_restart_and_availability_ends_offline
         .unwrap_or(0.0),
         0.0
     );
+    // Publish latency, frame captured to the broker's acknowledgement: the histogram's p99
+    // bucket (the restart's resent events included).
+    let mut buckets: Vec<(f64, f64)> = page
+        .lines()
+        .filter(|l| l.starts_with("perceptd_mqtt_publish_latency_seconds_bucket{"))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let n: f64 = l.rsplit(' ').next()?.parse().ok()?;
+            Some((
+                if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                },
+                n,
+            ))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last().map_or(0.0, |b| b.1);
+    let p99 = buckets.iter().find(|b| b.1 >= 0.99 * total).map(|b| b.0);
+    let p50 = buckets.iter().find(|b| b.1 >= 0.5 * total).map(|b| b.0);
+    eprintln!("MQTT publish latency over {total} events: p50 <= {p50:?} s, p99 <= {p99:?} s");
+    assert!(total > 0.0, "{page}");
     // Retained: a new subscriber is told the last availability at once.
     let retained = Command::new("mosquitto_sub")
         .args([
