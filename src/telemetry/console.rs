@@ -3,7 +3,8 @@
 //! (the recent events numbered N and later) and `/frame/<stream>.jpg` (the latest annotated
 //! frame).
 
-use super::{Metrics, Reply};
+use super::Metrics;
+use super::reply::Reply;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

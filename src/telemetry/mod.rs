@@ -4,6 +4,7 @@ pub mod console;
 pub mod logs;
 mod metrics;
 mod per_stream;
+mod reply;
 mod server;
 
 pub use metrics::{DaemonMetrics, LATENCY_BUCKETS, Metrics, render_merged};

@@ -3,6 +3,7 @@
 //! serve`. The caller supplies the routes.
 
 use super::Metrics;
+pub use super::reply::Reply;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -14,31 +15,6 @@ use std::thread::JoinHandle;
 pub struct ServeError {
     pub addr: SocketAddr,
     pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-/// One response.
-pub struct Reply {
-    pub status: u16,
-    pub content_type: &'static str,
-    pub body: Vec<u8>,
-}
-
-impl Reply {
-    pub fn text(status: u16, body: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            content_type: "text/plain; charset=utf-8",
-            body: body.into().into_bytes(),
-        }
-    }
-
-    pub fn metrics(body: String) -> Reply {
-        Reply {
-            status: 200,
-            content_type: "text/plain; version=0.0.4; charset=utf-8",
-            body: body.into_bytes(),
-        }
-    }
 }
 
 /// Answers `GET path?query` (the query without its `?`, empty when none); `None` is a 404.
