@@ -61,8 +61,6 @@ struct Book {
     stop: bool,
     backlog: VecDeque<Msg>,
     sent: VecDeque<Sent>,
-    /// Connects so far (the first is not a reconnect).
-    connects: u64,
 }
 
 struct Shared {
@@ -128,7 +126,6 @@ impl Link {
                         match ev {
                             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                                 b.connected = true;
-                                b.connects += 1;
                                 backoff = Duration::from_millis(250);
                                 b.backlog.push_front(online.clone());
                                 events.connected(true);
