@@ -92,6 +92,19 @@ impl Diagnostics {
             message: message.into(),
         });
     }
+
+    /// Whether the number `v` of `key` lies in `lo..=hi`; if not, an error saying so, with
+    /// `what` it should be (`seconds`, `metres`...).
+    pub fn in_range(&mut self, key: String, v: f64, lo: f64, hi: f64, what: &str) -> bool {
+        let ok = v.is_finite() && v >= lo && v <= hi;
+        if !ok {
+            self.error(
+                key,
+                format!("{v} is out of range; give {what} from {lo} to {hi}"),
+            );
+        }
+        ok
+    }
 }
 
 impl fmt::Display for Diagnostics {

@@ -159,13 +159,9 @@ impl Kind for Spec {
         }
         let mut secs = |name: &str, v: Option<f64>, default: f64, lo: f64, hi: f64| {
             let v = v.unwrap_or(default);
-            if !(v.is_finite() && v >= lo && v <= hi) {
-                cx.diag.error(
-                    format!("{key}.{name}"),
-                    format!("{v} is out of range; give seconds from {lo} to {hi}"),
-                );
-                ok = false;
-            }
+            ok &= cx
+                .diag
+                .in_range(format!("{key}.{name}"), v, lo, hi, "seconds");
             v
         };
         let status_every_s = secs("status_every_s", cfg.status_every_s, 5.0, 0.1, 3600.0);

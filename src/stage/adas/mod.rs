@@ -111,13 +111,7 @@ impl Kind for Spec {
         ok &= camera.is_some();
         let mut num = |name: &str, v: Option<f64>, default: f64, lo: f64, hi: f64, what: &str| {
             let v = v.unwrap_or(default);
-            if !(v.is_finite() && v >= lo && v <= hi) {
-                cx.diag.error(
-                    format!("{key}.{name}"),
-                    format!("{v} is out of range; give {what} from {lo} to {hi}"),
-                );
-                ok = false;
-            }
+            ok &= cx.diag.in_range(format!("{key}.{name}"), v, lo, hi, what);
             v
         };
         let fcw_ttc_s = num("fcw_ttc_s", cfg.fcw_ttc_s, 2.5, 0.3, 10.0, "seconds");

@@ -167,13 +167,7 @@ impl Kind for Spec {
         let lines = shapes(&cfg.lines, "lines", 2, &mut ok);
         let mut num = |name: &str, v: Option<f64>, default: f64, hi: f64, what: &str| {
             let v = v.unwrap_or(default);
-            if !(v.is_finite() && (0.0..=hi).contains(&v)) {
-                cx.diag.error(
-                    format!("{key}.{name}"),
-                    format!("{v} is out of range; give {what} from 0 to {hi}"),
-                );
-                ok = false;
-            }
+            ok &= cx.diag.in_range(format!("{key}.{name}"), v, 0.0, hi, what);
             v
         };
         let min_on_s = num("min_on_s", cfg.min_on_s, 0.2, 10.0, "seconds");
