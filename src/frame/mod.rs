@@ -85,7 +85,42 @@ pub struct Frame {
     pub annotated: bool,
 }
 
+/// An event a frame carries: a warning's start or end, or a zone or line event. Serialises as
+/// the event itself (the events sink's line).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum EventRef<'a> {
+    Warning(&'a adas::AdasEvent),
+    Analytics(&'a analytics::AnalyticsEvent),
+}
+
+impl EventRef<'_> {
+    /// Its `kind` (`forward_collision`, `zone_enter`...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventRef::Warning(e) => e.kind.name(),
+            EventRef::Analytics(e) => e.kind.name(),
+        }
+    }
+
+    pub fn stream(&self) -> &Arc<str> {
+        match self {
+            EventRef::Warning(e) => &e.stream,
+            EventRef::Analytics(e) => &e.stream,
+        }
+    }
+}
+
 impl Frame {
+    /// The events decided on this frame: the warnings' edges, then the zone and line events.
+    pub fn events(&self) -> impl Iterator<Item = EventRef<'_>> {
+        let warnings = self.adas.iter().flat_map(|a| &a.events);
+        let analytics = self.analytics.iter().flat_map(|a| &a.events);
+        warnings
+            .map(EventRef::Warning)
+            .chain(analytics.map(EventRef::Analytics))
+    }
+
     /// The frame's time on its stream's clock, seconds: its PTS, else its number over the
     /// stream's frame rate, else over 30 frames per second.
     pub fn time_s(&self) -> f64 {

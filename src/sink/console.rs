@@ -193,11 +193,7 @@ impl Stage for ConsoleSink {
         Spec::TYPE
     }
     fn process(&mut self, mut frame: Frame) -> Result<Option<Frame>, StageError> {
-        for e in frame.adas.iter().flat_map(|a| &a.events) {
-            self.console
-                .event(serde_json::to_value(e).expect("events serialise"));
-        }
-        for e in frame.analytics.iter().flat_map(|a| &a.events) {
+        for e in frame.events() {
             self.console
                 .event(serde_json::to_value(e).expect("events serialise"));
         }

@@ -9,9 +9,9 @@
 
 use super::SinkError;
 use crate::config::diag::resolve;
-use crate::frame::Frame;
 use crate::frame::adas::{ActiveWarning, AdasEvent};
 use crate::frame::analytics::{AnalyticsEvent, EventKind, Occupant};
+use crate::frame::{EventRef, Frame};
 use crate::stage::{BuildCx, CompileCx, Kind, SinkKind, Stage, StageError};
 use serde::Serialize;
 use std::fs::File;
@@ -95,6 +95,15 @@ pub struct StillOpen {
 pub enum Ending {
     Warning(AdasEvent),
     Zone(AnalyticsEvent),
+}
+
+impl Ending {
+    pub fn as_event(&self) -> EventRef<'_> {
+        match self {
+            Ending::Warning(e) => EventRef::Warning(e),
+            Ending::Zone(e) => EventRef::Analytics(e),
+        }
+    }
 }
 
 impl StillOpen {
@@ -211,15 +220,8 @@ impl EventsSink {
         if f.adas.is_none() && f.analytics.is_none() {
             return Ok(());
         }
-        if let Some(a) = f.adas.as_deref() {
-            for e in &a.events {
-                self.put(e)?;
-            }
-        }
-        if let Some(a) = f.analytics.as_deref() {
-            for e in &a.events {
-                self.put(e)?;
-            }
+        for e in f.events() {
+            self.put(&e)?;
         }
         self.open.update(f);
         Ok(())
@@ -228,11 +230,10 @@ impl EventsSink {
     /// Ends every warning still open and every zone visit (the stream ended).
     pub fn close(&mut self) -> Result<(), SinkError> {
         for e in self.open.end_all() {
-            let reason = "stream ended";
-            match &e {
-                Ending::Warning(event) => self.put(&EndLine { event, reason })?,
-                Ending::Zone(event) => self.put(&EndLine { event, reason })?,
-            }
+            self.put(&EndLine {
+                event: &e.as_event(),
+                reason: "stream ended",
+            })?;
         }
         Ok(())
     }

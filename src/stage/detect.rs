@@ -110,3 +110,14 @@ impl Stage for Detect {
         Ok(())
     }
 }
+
+/// The labels of the detectors before a kind, when every one of them names its classes in the
+/// file (`None`: unknown until the models load, or no detector).
+pub fn labels_before(cx: &CompileCx) -> Option<Vec<String>> {
+    let models = cx.models?;
+    let mut known = vec![];
+    for m in cx.upstream.models_of(Spec::TYPE) {
+        known.extend(models.get(m)?.classes.clone()?);
+    }
+    (!known.is_empty()).then_some(known)
+}

@@ -108,22 +108,21 @@ pub fn route(metrics: &Metrics, path: &str, query: &str) -> Option<Reply> {
             let since = query
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("since="))
-                .map(|v| v.parse::<u64>());
-            match since {
-                Some(Err(_)) => Some(Reply::text(
+                .map(|v| v.parse::<u64>())
+                .transpose();
+            let Ok(since) = since else {
+                return Some(Reply::text(
                     400,
                     "since must be an event number (0 or more)\n",
-                )),
-                since => {
-                    #[derive(Serialize)]
-                    struct Events {
-                        events: Vec<crate::console::Numbered>,
-                    }
-                    Some(json(&Events {
-                        events: metrics.console.events_since(since.map(|s| s.expect("ok"))),
-                    }))
-                }
+                ));
+            };
+            #[derive(Serialize)]
+            struct Events {
+                events: Vec<crate::console::Numbered>,
             }
+            Some(json(&Events {
+                events: metrics.console.events_since(since),
+            }))
         }
         _ => {
             let stream = path.strip_prefix("/frame/")?.strip_suffix(".jpg")?;

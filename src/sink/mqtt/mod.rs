@@ -17,7 +17,7 @@
 pub mod link;
 
 use super::SinkError;
-use super::events::{EndLine, Ending, StillOpen};
+use super::events::{EndLine, StillOpen};
 use crate::config::diag::resolve;
 use crate::config::spec::Secret;
 use crate::frame::Frame;
@@ -372,15 +372,8 @@ impl MqttSink {
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         let at = Some((f.captured, wall));
-        if let Some(a) = f.adas.as_deref() {
-            for e in &a.events {
-                self.event(&f.stream, e.kind.name(), e, at);
-            }
-        }
-        if let Some(a) = f.analytics.as_deref() {
-            for e in &a.events {
-                self.event(&f.stream, e.kind.name(), e, at);
-            }
+        for e in f.events() {
+            self.event(&f.stream, e.kind(), &e, at);
         }
         if f.adas.is_some() || f.analytics.is_some() {
             self.open.update(f);
@@ -430,21 +423,12 @@ impl MqttSink {
     /// Closes the queue and waits (up to `drain_timeout_s`) for the broker to take it all.
     pub fn close(&mut self) -> usize {
         for e in self.open.end_all() {
-            let reason = "stream ended";
-            match &e {
-                Ending::Warning(event) => self.event(
-                    &event.stream,
-                    event.kind.name(),
-                    &EndLine { event, reason },
-                    None,
-                ),
-                Ending::Zone(event) => self.event(
-                    &event.stream,
-                    event.kind.name(),
-                    &EndLine { event, reason },
-                    None,
-                ),
-            }
+            let event = e.as_event();
+            let line = EndLine {
+                event: &event,
+                reason: "stream ended",
+            };
+            self.event(event.stream(), event.kind(), &line, None);
         }
         self.tx = None;
         let Some(link) = self.link.take() else {

@@ -280,19 +280,9 @@ fn check_lane_head(cfg: &Config, class: &str, key: &str, cx: &mut CompileCx) -> 
 
 /// Vehicle and vulnerable labels are labels of a detector before, where its classes are known.
 fn check_labels(cfg: &Config, key: &str, cx: &mut CompileCx) -> bool {
-    let Some(models) = cx.models else {
+    let Some(known) = super::detect::labels_before(cx) else {
         return true;
     };
-    let mut known: Vec<&String> = vec![];
-    for m in cx.upstream.models_of(super::detect::Spec::TYPE) {
-        match models.get(m).and_then(|s| s.classes.as_ref()) {
-            Some(c) => known.extend(c),
-            None => return true,
-        }
-    }
-    if known.is_empty() {
-        return true;
-    }
     let mut ok = true;
     for (name, list) in [("vehicles", &cfg.vehicles), ("vulnerable", &cfg.vulnerable)] {
         let Some(list) = list else { continue };
@@ -304,16 +294,12 @@ fn check_labels(cfg: &Config, key: &str, cx: &mut CompileCx) -> bool {
             ok = false;
         }
         for (i, l) in list.iter().enumerate() {
-            if !known.contains(&l) {
+            if !known.contains(l) {
                 cx.diag.error(
                     format!("{key}.{name}[{i}]"),
                     format!(
                         "no detector before it has the label `{l}`; its labels are: {}",
-                        known
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        known.join(", ")
                     ),
                 );
                 ok = false;

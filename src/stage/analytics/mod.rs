@@ -150,7 +150,7 @@ impl Kind for Spec {
             );
             ok = false;
         }
-        let labels = known_labels(cx);
+        let labels = super::detect::labels_before(cx);
         let mut names: Vec<String> = vec![];
         let mut shapes = |list: &[ShapeConfig], section: &str, min: usize, ok: &mut bool| {
             let mut out = vec![];
@@ -188,17 +188,6 @@ impl Kind for Spec {
             line_margin,
         })
     }
-}
-
-/// The labels of the detectors before, when every one of them says (`None`: unknown until
-/// the models load).
-fn known_labels(cx: &CompileCx) -> Option<Vec<String>> {
-    let models = cx.models?;
-    let mut known = vec![];
-    for m in cx.upstream.models_of(super::detect::Spec::TYPE) {
-        known.extend(models.get(m)?.classes.clone()?);
-    }
-    (!known.is_empty()).then_some(known)
 }
 
 fn check_shape(
@@ -486,7 +475,7 @@ impl Stage for Analytics {
                 });
             }
             // A gauge per class ever counted, so that an emptied class reads 0, not its last count.
-            for (c, _) in by_class.classes.iter().zip(&by_class.counts) {
+            for c in &by_class.classes {
                 if !z.gauges.iter().any(|(g, _)| g == c) {
                     let g = self.metrics.zone_objects.with_label_values(&[
                         self.pipeline.as_str(),
